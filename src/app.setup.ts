@@ -1,0 +1,22 @@
+import type { Server } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AppConfig } from './config/app-config.js';
+
+/** Nest application options the service needs; shared by main.ts and the e2e tests. */
+export const APP_OPTIONS = {
+  // Bodies are read raw by the ingest handler: Nest's JSON parser ignores text/plain beacons.
+  bodyParser: false,
+} as const;
+
+/** Express and HTTP server settings that do not belong to any one module. */
+export function configureApp(app: INestApplication, config: AppConfig): void {
+  const express = app as NestExpressApplication;
+  express.set('trust proxy', config.trustProxy);
+  express.disable('x-powered-by');
+  express.disable('etag');
+  const server = app.getHttpServer() as Server;
+  // Longer than the 60 s idle timeout of a cloud load balancer, so the balancer closes idle connections first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+}

@@ -1,0 +1,116 @@
+import { isIP } from 'node:net';
+import {
+  IsInt,
+  IsString,
+  Max,
+  Min,
+  MinLength,
+  registerDecorator,
+  validateSync,
+  type ValidationArguments,
+} from 'class-validator';
+
+/** Express `trust proxy` value: a boolean, a hop count, or a list of addresses, CIDRs and named ranges. */
+export type TrustProxy = boolean | number | string;
+
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isTrustProxyList(value: unknown): boolean {
+  if (typeof value !== 'string') return typeof value === 'boolean' || Number.isInteger(value);
+  return value.split(',').every((raw) => {
+    const item = raw.trim();
+    if (NAMED_RANGES.has(item)) return true;
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address);
+    if (!family || extra !== undefined) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+  });
+}
+
+function IsTrustProxy() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isTrustProxy',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => isTrustProxyList(value),
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be true, false, a hop count, or a comma-separated list of addresses, CIDRs, loopback, linklocal, uniquelocal`,
+      },
+    });
+}
+
+/** The service's configuration, read once from the environment at start-up. */
+export class AppConfig {
+  @IsInt() @Min(0) @Max(65535) port = 8080;
+  @IsString() @MinLength(1) host = '0.0.0.0';
+  /** Largest accepted event, in bytes, before and after decompression. */
+  @IsInt() @Min(64) @Max(64 * 1024 * 1024) maxEventBytes = 256 * 1024;
+  @IsTrustProxy() trustProxy: TrustProxy = 'loopback, linklocal, uniquelocal';
+  /** Silence on a stream after which a keep-alive comment is sent. */
+  @IsInt() @Min(10) @Max(3_600_000) sseHeartbeatMs = 15_000;
+  /** Unsent bytes after which a subscriber that does not read is disconnected. */
+  @IsInt() @Min(1024) sseMaxBufferBytes = 1024 * 1024;
+  @IsInt() @Min(1) maxSubscribers = 10_000;
+  @IsInt() @Min(0) @Max(600_000) shutdownTimeoutMs = 10_000;
+  /** Heap use above which GET /health reports the memory check as down. */
+  @IsInt() @Min(16) healthMaxHeapMb = 512;
+}
+
+type Kind = 'int' | 'string' | 'trustProxy';
+
+/** Environment variable -> config property. The variable names are the public interface. */
+export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }> = {
+  PORT: { key: 'port', kind: 'int' },
+  HOST: { key: 'host', kind: 'string' },
+  MAX_EVENT_BYTES: { key: 'maxEventBytes', kind: 'int' },
+  TRUST_PROXY: { key: 'trustProxy', kind: 'trustProxy' },
+  SSE_HEARTBEAT_MS: { key: 'sseHeartbeatMs', kind: 'int' },
+  SSE_MAX_BUFFER_BYTES: { key: 'sseMaxBufferBytes', kind: 'int' },
+  MAX_SUBSCRIBERS: { key: 'maxSubscribers', kind: 'int' },
+  SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
+  HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
+};
+
+export class ConfigError extends Error {}
+
+function parse(kind: Kind, raw: string): unknown {
+  const value = raw.trim();
+  switch (kind) {
+    case 'int':
+      // Number('') is 0 and Number('1e3') is 1000: only plain digits are taken.
+      return /^-?\d+$/.test(value) ? Number(value) : value;
+    case 'trustProxy':
+      if (value === 'true' || value === 'false') return value === 'true';
+      return /^\d+$/.test(value) ? Number(value) : value;
+    default:
+      return value;
+  }
+}
+
+/**
+ * Builds the configuration from environment variables; unset or empty ones keep their default.
+ * @throws ConfigError naming every variable at fault.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const config = new AppConfig();
+  const target = config as unknown as Record<string, unknown>;
+  for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {
+    const raw = env[name];
+    if (raw !== undefined && raw.trim() !== '') target[key] = parse(kind, raw);
+  }
+  const errors = validateSync(config);
+  if (errors.length) {
+    const byKey = new Map(Object.entries(ENV_VARIABLES).map(([name, { key }]) => [key as string, name]));
+    const lines = errors.map((e) => {
+      const name = byKey.get(e.property) ?? e.property;
+      const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
+      return `${name}=${JSON.stringify(env[name] ?? '')}: ${reasons.join('; ')}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return config;
+}

@@ -1,0 +1,88 @@
+import type { ServerResponse } from 'node:http';
+import {
+  All,
+  Controller,
+  MethodNotAllowedException,
+  Options,
+  PayloadTooLargeException,
+  Post,
+  Req,
+  Res,
+  ServiceUnavailableException,
+  Sse,
+  type MessageEvent,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Observable } from 'rxjs';
+import { AppConfig } from '../config/app-config.js';
+import { CORS_HEADERS, preflightHeaders } from '../common/cors.js';
+import { ShutdownState } from '../common/shutdown-state.service.js';
+import { readBody } from './body-reader.js';
+import { EventBus } from './event-bus.service.js';
+import { buildFrame, normalizeIp } from './ingest.js';
+import { SseHub } from './sse-hub.service.js';
+
+const INGEST_METHODS = 'POST, OPTIONS';
+const STREAM_METHODS = 'GET, HEAD, OPTIONS';
+
+@Controller()
+export class EventsController {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly hub: SseHub,
+    private readonly shutdown: ShutdownState,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
+  @Post('api/events')
+  async ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
+    // Set before anything can throw, so that error answers are readable cross-origin too.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    let frame: Buffer;
+    try {
+      frame = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip));
+    } catch (err) {
+      // The rest of an oversized body is not read: the connection cannot be reused.
+      if (err instanceof PayloadTooLargeException) res.setHeader('Connection', 'close');
+      throw err;
+    }
+    this.bus.publish(frame);
+    res.writeHead(204).end();
+  }
+
+  @Options('api/events')
+  ingestPreflight(@Res() res: ServerResponse): void {
+    res.writeHead(204, preflightHeaders(INGEST_METHODS)).end();
+  }
+
+  @All('api/events')
+  ingestOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
+    res.setHeader('Allow', INGEST_METHODS);
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    throw new MethodNotAllowedException(`Use POST on /api/events`);
+  }
+
+  /** The live stream of every event accepted from now on, as Server-Sent Events. */
+  @Sse('events')
+  stream(@Res() res: Response): Observable<MessageEvent> {
+    res.setHeader('Access-Control-Allow-Origin', CORS_HEADERS['Access-Control-Allow-Origin']);
+    if (this.shutdown.isShuttingDown) throw new ServiceUnavailableException('The service is shutting down');
+    if (this.hub.isFull) {
+      throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
+    }
+    return this.hub.attach(res);
+  }
+
+  @Options('events')
+  streamPreflight(@Res() res: ServerResponse): void {
+    res.writeHead(204, preflightHeaders(STREAM_METHODS)).end();
+  }
+
+  @All('events')
+  streamOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
+    res.setHeader('Allow', STREAM_METHODS);
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    throw new MethodNotAllowedException(`Use GET on /events`);
+  }
+}

@@ -1,0 +1,66 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** Deeper JSON is refused: consumers' recursive parsers should not be the ones to find the limit. */
+export const MAX_JSON_DEPTH = 64;
+
+/** The client's address without port; an IPv4-mapped IPv6 address is written as plain IPv4. */
+export function normalizeIp(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** Whether brackets outside strings nest deeper than `max`. Runs before JSON.parse so a deep body costs one scan. */
+export function exceedsDepth(text: string, max = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+function hasKeys(value: object): boolean {
+  for (const _ in value) return true;
+  return false;
+}
+
+/**
+ * Turns a raw request body into the one SSE frame every subscriber receives: `data: <json>\n\n`,
+ * the event with `user_ip` set. The body's own text is kept as sent (key order, number spelling,
+ * escapes), `user_ip` appended; it is re-serialized only when it already has a `user_ip` to
+ * overwrite or contains line breaks, which would split the frame.
+ * @throws BadRequestException for an empty body, invalid JSON, a non-object or too deep a nesting.
+ */
+export function buildFrame(body: Buffer, userIp: string): Buffer {
+  const text = body.toString('utf8');
+  if (/^\s*$/.test(text)) throw new BadRequestException('The request body is empty: send one JSON object');
+  if (exceedsDepth(text)) throw new BadRequestException(`The JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    // The parser's message quotes the input: it is not echoed back.
+    throw new BadRequestException('The request body is not valid JSON');
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new BadRequestException('The request body must be a JSON object');
+  }
+  const ip = JSON.stringify(userIp);
+  const head = text.slice(0, text.lastIndexOf('}'));
+  let json: string;
+  if (Object.hasOwn(event, 'user_ip') || head.includes('\n') || head.includes('\r')) {
+    (event as Record<string, unknown>).user_ip = userIp;
+    json = JSON.stringify(event);
+  } else {
+    json = `${head}${hasKeys(event) ? ',' : ''}"user_ip":${ip}}`;
+  }
+  return Buffer.from(`data: ${json}\n\n`);
+}

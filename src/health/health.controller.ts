@@ -1,0 +1,48 @@
+import { Controller, Get } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIndicator } from '@nestjs/terminus';
+import { AppConfig } from '../config/app-config.js';
+import { ShutdownState } from '../common/shutdown-state.service.js';
+import { SubscribersHealthIndicator } from './subscribers.health.js';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly memory: MemoryHealthIndicator,
+    private readonly subscribers: SubscribersHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly shutdown: ShutdownState,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** The full picture, for the probes and dashboards that already call GET /health. */
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([
+      () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
+      () => this.subscribers.check(),
+    ]);
+  }
+
+  /** Liveness: the process answers. Nothing external belongs here, or an outage restarts the fleet. */
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  /** Readiness: false once shutting down, so the load balancer stops sending new clients. */
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => {
+        const session = this.indicators.check('lifecycle');
+        return this.shutdown.isShuttingDown
+          ? session.down({ state: 'shutting down' })
+          : session.up({ state: 'serving' });
+      },
+    ]);
+  }
+}

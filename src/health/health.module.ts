@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { EventsModule } from '../events/events.module.js';
+import { HealthController } from './health.controller.js';
+import { SubscribersHealthIndicator } from './subscribers.health.js';
+
+@Module({
+  // Terminus logs every failed check; a draining instance answering 503 is expected, not an error.
+  imports: [TerminusModule.forRoot({ logger: false }), EventsModule],
+  controllers: [HealthController],
+  providers: [SubscribersHealthIndicator],
+})
+export class HealthModule {}
