@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
+import type { BroadcastEvent } from './ingest.js';
 
 /**
  * The one place where events enter the stream: accepted events, already serialized into their SSE frame
@@ -7,14 +8,14 @@ import { Subject, type Observable } from 'rxjs';
  */
 @Injectable()
 export class EventBus implements OnModuleDestroy {
-  private readonly frames = new Subject<Buffer>();
-  readonly frames$: Observable<Buffer> = this.frames.asObservable();
+  private readonly events = new Subject<BroadcastEvent>();
+  readonly events$: Observable<BroadcastEvent> = this.events.asObservable();
 
-  publish(frame: Buffer): void {
-    this.frames.next(frame);
+  publish(event: BroadcastEvent): void {
+    this.events.next(event);
   }
 
   onModuleDestroy(): void {
-    this.frames.complete();
+    this.events.complete();
   }
 }

@@ -19,7 +19,7 @@ import { CORS_HEADERS, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { readBody } from './body-reader.js';
 import { EventBus } from './event-bus.service.js';
-import { buildFrame, normalizeIp } from './ingest.js';
+import { buildFrame, normalizeIp, type BroadcastEvent } from './ingest.js';
 import { SseHub } from './sse-hub.service.js';
 
 const INGEST_METHODS = 'POST, OPTIONS';
@@ -39,15 +39,15 @@ export class EventsController {
   async ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
     // Set before anything can throw, so that error answers are readable cross-origin too.
     res.setHeader('Access-Control-Allow-Origin', '*');
-    let frame: Buffer;
+    let event: BroadcastEvent;
     try {
-      frame = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip));
+      event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip));
     } catch (err) {
       // The rest of an oversized body is not read: the connection cannot be reused.
       if (err instanceof PayloadTooLargeException) res.setHeader('Connection', 'close');
       throw err;
     }
-    this.bus.publish(frame);
+    this.bus.publish(event);
     res.writeHead(204).end();
   }
 

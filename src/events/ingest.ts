@@ -32,6 +32,18 @@ function hasKeys(value: object): boolean {
   return false;
 }
 
+/** An accepted event on its way to the subscribers: its frame, serialized once, and what filters look at. */
+export interface BroadcastEvent {
+  /** `data: <json>\n\n`, exactly as every subscriber receives it. */
+  readonly frame: Buffer;
+  readonly eventName?: string;
+  readonly sessionId?: string;
+}
+
+function stringField(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 /**
  * Turns a raw request body into the one SSE frame every subscriber receives: `data: <json>\n\n`,
  * the event with `user_ip` set. The body's own text is kept as sent (key order, number spelling,
@@ -39,7 +51,7 @@ function hasKeys(value: object): boolean {
  * overwrite or contains line breaks, which would split the frame.
  * @throws BadRequestException for an empty body, invalid JSON, a non-object or too deep a nesting.
  */
-export function buildFrame(body: Buffer, userIp: string): Buffer {
+export function buildFrame(body: Buffer, userIp: string): BroadcastEvent {
   const text = body.toString('utf8');
   if (/^\s*$/.test(text)) throw new BadRequestException('The request body is empty: send one JSON object');
   if (exceedsDepth(text)) throw new BadRequestException(`The JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
@@ -62,5 +74,10 @@ export function buildFrame(body: Buffer, userIp: string): Buffer {
   } else {
     json = `${head}${hasKeys(event) ? ',' : ''}"user_ip":${ip}}`;
   }
-  return Buffer.from(`data: ${json}\n\n`);
+  const fields = event as Record<string, unknown>;
+  return {
+    frame: Buffer.from(`data: ${json}\n\n`),
+    eventName: stringField(fields.event_name),
+    sessionId: stringField(fields.session_id),
+  };
 }

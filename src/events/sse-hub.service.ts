@@ -3,6 +3,7 @@ import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnMod
 import { Observable, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import { EventBus } from './event-bus.service.js';
+import type { BroadcastEvent } from './ingest.js';
 
 export type DisconnectReason = 'client' | 'slow' | 'shutdown';
 
@@ -23,7 +24,7 @@ const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
 export class SseHub implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SseHub.name);
   private readonly subscribers = new Set<Subscriber>();
-  private pending: Buffer[] = [];
+  private pending: BroadcastEvent[] = [];
   private flushScheduled = false;
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
@@ -36,7 +37,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.busSubscription = this.bus.frames$.subscribe((frame) => this.enqueue(frame));
+    this.busSubscription = this.bus.events$.subscribe((event) => this.enqueue(event));
     const tick = Math.max(5, Math.floor(this.config.sseHeartbeatMs / 4));
     this.keepAliveTimer = setInterval(() => this.sendKeepAlives(), tick);
     this.keepAliveTimer.unref();
@@ -89,8 +90,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private enqueue(frame: Buffer): void {
-    this.pending.push(frame);
+  private enqueue(event: BroadcastEvent): void {
+    this.pending.push(event);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the I/O of this turn: every event accepted in it goes out in the same write.
@@ -103,7 +104,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const pending = this.pending;
     this.pending = [];
     this.lastBroadcastAt = Date.now();
-    this.writeAll(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+    this.writeAll(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame)));
   }
 
   private writeAll(chunk: Buffer): void {
