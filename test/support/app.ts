@@ -1,0 +1,26 @@
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module.js';
+import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+
+export interface RunningApp {
+  app: INestApplication;
+  config: AppConfig;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production. */
+export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+  const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const app = moduleRef.createNestApplication(APP_OPTIONS);
+  app.useLogger(false);
+  configureApp(app, config);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return { app, config, port, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}

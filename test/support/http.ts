@@ -1,0 +1,44 @@
+import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+
+export interface HttpResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP request with a fresh connection; resolves with the whole answer. */
+export function request(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer } = {},
+): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** POSTs an event (a JSON text or an object) to /api/events. */
+export function postEvent(
+  baseUrl: string,
+  event: string | Buffer | object,
+  headers: OutgoingHttpHeaders = { 'content-type': 'application/json' },
+): Promise<HttpResult> {
+  const body = typeof event === 'string' || Buffer.isBuffer(event) ? event : JSON.stringify(event);
+  return request(`${baseUrl}/api/events`, { method: 'POST', headers, body });
+}
+
+export function json(result: HttpResult): Record<string, unknown> {
+  return JSON.parse(result.body) as Record<string, unknown>;
+}

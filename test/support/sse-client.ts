@@ -1,0 +1,115 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
+
+/**
+ * A plain SSE reader over node:http: keeps the raw bytes and the parsed `data:` payloads, so tests can
+ * check the exact wire format as well as the events.
+ */
+export class SseClient {
+  raw = '';
+  events: string[] = [];
+  comments = 0;
+  status = 0;
+  headers: IncomingHttpHeaders = {};
+  ended = false;
+  private buffer = '';
+  private req?: ClientRequest;
+  private res?: IncomingMessage;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly requestHeaders: Record<string, string> = {},
+  ) {}
+
+  /** Resolves once the response headers arrived (any status). */
+  connect(): Promise<this> {
+    return new Promise((resolve, reject) => {
+      this.req = http.get(
+        this.url,
+        { agent: false, headers: { accept: 'text/event-stream', ...this.requestHeaders } },
+        (res) => {
+          this.res = res;
+          this.status = res.statusCode ?? 0;
+          this.headers = res.headers;
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => this.onData(chunk));
+          res.on('end', () => this.finish());
+          res.on('close', () => this.finish());
+          res.on('error', () => this.finish());
+          resolve(this);
+        },
+      );
+      this.req.on('error', (err) => {
+        this.finish();
+        reject(err);
+      });
+    });
+  }
+
+  /** Stops reading from the socket: the server's writes pile up, as with a stuck consumer. */
+  pause(): void {
+    this.res?.pause();
+    this.res?.socket?.pause();
+  }
+
+  close(): void {
+    this.req?.destroy();
+  }
+
+  /** Waits until `predicate` holds, checked after every chunk; rejects after `timeoutMs`. */
+  waitFor(predicate: (c: this) => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+    if (predicate(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== check);
+        reject(new Error(`timed out waiting for ${what}; got ${this.events.length} events, ended=${this.ended}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!predicate(this)) return;
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== check);
+        resolve();
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  waitForEvents(n: number, timeoutMs = 5000): Promise<void> {
+    return this.waitFor((c) => c.events.length >= n, timeoutMs, `${n} events`);
+  }
+
+  waitForEnd(timeoutMs = 5000): Promise<void> {
+    return this.waitFor((c) => c.ended, timeoutMs, 'end of stream');
+  }
+
+  /** The events parsed as JSON. */
+  json<T = Record<string, unknown>>(): T[] {
+    return this.events.map((e) => JSON.parse(e) as T);
+  }
+
+  private onData(chunk: string): void {
+    this.raw += chunk;
+    this.buffer += chunk;
+    let end: number;
+    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
+      const block = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 2);
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+        else if (line.startsWith(':')) this.comments++;
+      }
+      if (data.length) this.events.push(data.join('\n'));
+    }
+    this.notify();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
