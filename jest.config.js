@@ -4,8 +4,12 @@ const swc = ['@swc/jest', {}];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
-  // Sources import `./x.js` as Node's ESM resolution wants; jest finds the `.ts` file.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    // Sources import `./x.js` as Node's ESM resolution wants; jest finds the `.ts` file.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // A CommonJS package that requires ES modules: see the file (Jest cannot require(esm) before Node 24.9).
+    '^@nestjs/throttler$': '<rootDir>/test/support/nestjs-throttler.mjs',
+  },
   testEnvironment: 'node',
 };
 
