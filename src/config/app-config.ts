@@ -1,7 +1,10 @@
 import { isIP } from 'node:net';
 import {
+  IsBoolean,
+  IsIn,
   IsInt,
   IsString,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -43,6 +46,15 @@ function IsTrustProxy() {
     });
 }
 
+/** A bearer token (RFC 6750 token68 characters, so it travels unescaped in a header), 16 characters at least. */
+const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]{16,}=*$/;
+const TOKEN_MESSAGE =
+  '$property must be a comma-separated list of tokens of at least 16 characters among A-Z a-z 0-9 - . _ ~ + /';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** The service's configuration, read once from the environment at start-up. */
 export class AppConfig {
   @IsInt() @Min(0) @Max(65535) port = 8080;
@@ -58,9 +70,22 @@ export class AppConfig {
   @IsInt() @Min(0) @Max(600_000) shutdownTimeoutMs = 10_000;
   /** Heap use above which GET /health reports the memory check as down. */
   @IsInt() @Min(16) healthMaxHeapMb = 512;
+  /** Secrets that GET /events and /metrics accept; empty: both are open to anyone. Never logged. */
+  @Matches(TOKEN_PATTERN, { each: true, message: TOKEN_MESSAGE }) subscriberTokens: string[] = [];
+  /** Events one client address may POST per minute; 0: no limit. */
+  @IsInt() @Min(0) rateLimitPerMinute = 0;
+  /** Whether events must match the monitoring envelope (event_name, session_id, timestamp, version, data). */
+  @IsBoolean() strictSchema = false;
+  @IsIn(LOG_LEVELS) logLevel: LogLevel = 'info';
+  @IsIn(LOG_FORMATS) logFormat: LogFormat = 'json';
+
+  /** What start-up logs show: the secrets replaced by how many there are. */
+  toJSON(): Record<string, unknown> {
+    return { ...(this as object), subscriberTokens: `[${this.subscriberTokens.length} redacted]` };
+  }
 }
 
-type Kind = 'int' | 'string' | 'trustProxy';
+type Kind = 'int' | 'string' | 'trustProxy' | 'bool' | 'list';
 
 /** Environment variable -> config property. The variable names are the public interface. */
 export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }> = {
@@ -73,7 +98,15 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   MAX_SUBSCRIBERS: { key: 'maxSubscribers', kind: 'int' },
   SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
+  SUBSCRIBER_TOKENS: { key: 'subscriberTokens', kind: 'list' },
+  RATE_LIMIT_PER_MINUTE: { key: 'rateLimitPerMinute', kind: 'int' },
+  STRICT_SCHEMA: { key: 'strictSchema', kind: 'bool' },
+  LOG_LEVEL: { key: 'logLevel', kind: 'string' },
+  LOG_FORMAT: { key: 'logFormat', kind: 'string' },
 };
+
+/** Variables whose value is never printed, not even in a configuration error. */
+const SECRET_VARIABLES = new Set(['SUBSCRIBER_TOKENS']);
 
 export class ConfigError extends Error {}
 
@@ -83,6 +116,15 @@ function parse(kind: Kind, raw: string): unknown {
     case 'int':
       // Number('') is 0 and Number('1e3') is 1000: only plain digits are taken.
       return /^-?\d+$/.test(value) ? Number(value) : value;
+    case 'bool': {
+      const lower = value.toLowerCase();
+      return lower === 'true' ? true : lower === 'false' ? false : value;
+    }
+    case 'list':
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
     case 'trustProxy':
       if (value === 'true' || value === 'false') return value === 'true';
       return /^\d+$/.test(value) ? Number(value) : value;
@@ -108,7 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const lines = errors.map((e) => {
       const name = byKey.get(e.property) ?? e.property;
       const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${reasons.join('; ')}`;
+      const shown = SECRET_VARIABLES.has(name) ? '<redacted>' : JSON.stringify(env[name] ?? '');
+      return `${name}=${shown}: ${reasons.join('; ')}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
