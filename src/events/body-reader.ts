@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { BadRequestException, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
+import { rejection } from './rejection.js';
 
 const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
   gzip: () => zlib.createGunzip(),
@@ -11,7 +12,7 @@ const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDec
 };
 
 function tooLarge(limit: number): PayloadTooLargeException {
-  return new PayloadTooLargeException(`The event is larger than ${limit} bytes`);
+  return rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
 }
 
 /**
@@ -27,7 +28,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const makeDecoder = DECODERS[encoding];
   if (!makeDecoder) {
     return Promise.reject(
-      new UnsupportedMediaTypeException(`Content-Encoding ${encoding} is not supported (gzip, deflate, br)`),
+      rejection(
+        'encoding',
+        new UnsupportedMediaTypeException(`Content-Encoding ${encoding} is not supported (gzip, deflate, br)`),
+      ),
     );
   }
   const decoder = makeDecoder();
@@ -45,7 +49,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       req.off('data', onData);
       req.resume(); // drain what is left, so the answer can still be read by the client
       if (err instanceof PayloadTooLargeException) throw err;
-      throw new BadRequestException(`The ${encoding} body could not be decoded`);
+      throw rejection('encoding', new BadRequestException(`The ${encoding} body could not be decoded`));
     },
   );
 }

@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { rejection } from './rejection.js';
 
 /** Deeper JSON is refused: consumers' recursive parsers should not be the ones to find the limit. */
 export const MAX_JSON_DEPTH = 64;
@@ -44,27 +45,35 @@ function stringField(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** An extra check of the parsed event (the strict schema); throws to refuse it. */
+export type EventCheck = (event: Record<string, unknown>) => void;
+
 /**
  * Turns a raw request body into the one SSE frame every subscriber receives: `data: <json>\n\n`,
  * the event with `user_ip` set. The body's own text is kept as sent (key order, number spelling,
  * escapes), `user_ip` appended; it is re-serialized only when it already has a `user_ip` to
  * overwrite or contains line breaks, which would split the frame.
- * @throws BadRequestException for an empty body, invalid JSON, a non-object or too deep a nesting.
+ * @throws BadRequestException for an empty body, invalid JSON, a non-object or too deep a nesting, or from `check`.
  */
-export function buildFrame(body: Buffer, userIp: string): BroadcastEvent {
+export function buildFrame(body: Buffer, userIp: string, check?: EventCheck): BroadcastEvent {
   const text = body.toString('utf8');
-  if (/^\s*$/.test(text)) throw new BadRequestException('The request body is empty: send one JSON object');
-  if (exceedsDepth(text)) throw new BadRequestException(`The JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (/^\s*$/.test(text)) {
+    throw rejection('invalid_json', new BadRequestException('The request body is empty: send one JSON object'));
+  }
+  if (exceedsDepth(text)) {
+    throw rejection('too_deep', new BadRequestException(`The JSON is nested deeper than ${MAX_JSON_DEPTH} levels`));
+  }
   let event: unknown;
   try {
     event = JSON.parse(text);
   } catch {
     // The parser's message quotes the input: it is not echoed back.
-    throw new BadRequestException('The request body is not valid JSON');
+    throw rejection('invalid_json', new BadRequestException('The request body is not valid JSON'));
   }
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
-    throw new BadRequestException('The request body must be a JSON object');
+    throw rejection('not_object', new BadRequestException('The request body must be a JSON object'));
   }
+  check?.(event as Record<string, unknown>);
   const ip = JSON.stringify(userIp);
   const head = text.slice(0, text.lastIndexOf('}'));
   let json: string;

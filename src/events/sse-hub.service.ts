@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
 import type { BroadcastEvent } from './ingest.js';
 
@@ -9,11 +10,18 @@ export type DisconnectReason = 'client' | 'slow' | 'shutdown';
 
 interface Subscriber {
   readonly res: ServerResponse;
+  readonly connectedAt: number;
   /** Last keep-alive or greeting written to this stream alone (broadcasts are tracked once for all). */
   lastOwnWriteAt: number;
 }
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+
+/** Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address. */
+function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
+  const req = res.req as (typeof res.req & { id?: unknown; ip?: string }) | undefined;
+  return { reqId: req?.id, ip: req?.ip };
+}
 
 /**
  * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn are
@@ -34,7 +42,10 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly bus: EventBus,
     private readonly config: AppConfig,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    metrics.countSubscribersWith(() => this.subscribers.size);
+  }
 
   onModuleInit(): void {
     this.busSubscription = this.bus.events$.subscribe((event) => this.enqueue(event));
@@ -73,10 +84,12 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   attach(res: ServerResponse): Observable<MessageEvent> {
     return new Observable<MessageEvent>((observer) => {
       observer.next({ comment: 'connected' });
-      const subscriber: Subscriber = { res, lastOwnWriteAt: Date.now() };
+      const now = Date.now();
+      const subscriber: Subscriber = { res, connectedAt: now, lastOwnWriteAt: now };
       this.subscribers.add(subscriber);
+      this.logger.log({ msg: 'subscriber connected', ...streamClient(res), subscribers: this.subscribers.size });
       return () => {
-        if (this.subscribers.delete(subscriber)) this.disconnects.client++;
+        if (this.subscribers.delete(subscriber)) this.disconnected(subscriber, 'client');
       };
     });
   }
@@ -85,9 +98,28 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   endAll(): void {
     for (const subscriber of this.subscribers) {
       this.subscribers.delete(subscriber);
-      this.disconnects.shutdown++;
+      this.disconnected(subscriber, 'shutdown');
       subscriber.res.end();
     }
+  }
+
+  /** Bookkeeping of a subscriber already removed from the set: counters and the access log line. */
+  private disconnected(subscriber: Subscriber, reason: DisconnectReason): void {
+    this.disconnects[reason]++;
+    this.metrics.subscriberDisconnected(reason);
+    const line = {
+      msg: 'subscriber disconnected',
+      ...streamClient(subscriber.res),
+      reason,
+      durationMs: Date.now() - subscriber.connectedAt,
+      subscribers: this.subscribers.size,
+    };
+    if (reason !== 'slow') return this.logger.log(line);
+    this.logger.warn({
+      ...line,
+      unsentBytes: subscriber.res.writableLength,
+      hint: `a subscriber that does not read is cut off past SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes}`,
+    });
   }
 
   private enqueue(event: BroadcastEvent): void {
@@ -104,26 +136,28 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const pending = this.pending;
     this.pending = [];
     this.lastBroadcastAt = Date.now();
-    this.writeAll(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame)));
+    const written = this.writeAll(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame)));
+    // One update per flush, whatever the number of subscribers.
+    if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
   }
 
-  private writeAll(chunk: Buffer): void {
+  /** Writes to every subscriber; returns how many were written to and kept. */
+  private writeAll(chunk: Buffer): number {
     const limit = this.config.sseMaxBufferBytes;
+    let written = 0;
     for (const subscriber of this.subscribers) {
       const { res } = subscriber;
       res.write(chunk);
       if (res.writableLength > limit) this.cutOff(subscriber);
+      else written++;
     }
+    return written;
   }
 
   private cutOff(subscriber: Subscriber): void {
     const { res } = subscriber;
     this.subscribers.delete(subscriber);
-    this.disconnects.slow++;
-    this.logger.warn(
-      `Disconnected a subscriber that does not read (${res.req?.socket?.remoteAddress ?? 'unknown'}): ` +
-        `${res.writableLength} bytes unsent, limit SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes}`,
-    );
+    this.disconnected(subscriber, 'slow');
     res.destroy();
   }
 
