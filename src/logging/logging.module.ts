@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { pino, type DestinationStream } from 'pino';
+import type { Options } from 'pino-http';
+import pretty from 'pino-pretty';
+import type { AppConfig } from '../config/app-config.js';
+
+/** The path without its query string, which may carry `access_token` or a viewer's session: never logged. */
+export function redactUrl(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?[REDACTED]`;
+}
+
+type Req = IncomingMessage & { originalUrl?: string; ip?: string; id?: unknown };
+
+function path(req: Req): string {
+  const url = req.originalUrl ?? req.url ?? '';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** pino-http settings: no headers (Authorization), no query string, no bodies; an access line per request. */
+export function httpLoggerOptions(config: AppConfig): Options<Req, ServerResponse> {
+  return {
+    level: config.logLevel,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: {
+      // Replaces pino's request serializer, which writes every header and the query.
+      req: (req: { id?: unknown; method?: string; url?: string; raw?: Req }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        ip: req.raw?.ip,
+      }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+    customLogLevel: (req, res, err) => {
+      if (err || res.statusCode >= 500) return 'error';
+      if (res.statusCode >= 400) return 'warn';
+      // An accepted stream: the SSE hub logs its connect and disconnect lines, with the reason and duration.
+      if (path(req) === '/events') return 'silent';
+      return 'info';
+    },
+  };
+}
+
+/**
+ * Where logs go when no destination is given: stdout, as JSON lines or, with LOG_FORMAT=pretty, for people.
+ * JSON is written asynchronously (a slow log collector must not block the event loop); pino flushes it on exit.
+ */
+function defaultDestination(config: AppConfig): DestinationStream {
+  return config.logFormat === 'pretty'
+    ? pretty({ sync: true, colorize: process.stdout.isTTY, singleLine: true })
+    : pino.destination({ dest: 1, sync: false });
+}
+
+/**
+ * Structured logs with nestjs-pino: every Nest log line goes through pino. POST /api/events and the health
+ * probes bypass the HTTP logger altogether (no per-event cost, no access line); other requests get one access
+ * line when they end.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: [httpLoggerOptions(config), destination ?? defaultDestination(config)],
+          exclude: [
+            { path: 'api/events', method: RequestMethod.ALL },
+            { path: 'health', method: RequestMethod.ALL },
+            { path: 'health/{*path}', method: RequestMethod.ALL },
+          ],
+        }),
+      ],
+    };
+  }
+}
