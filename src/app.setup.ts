@@ -1,16 +1,21 @@
 import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
 import type { AppConfig } from './config/app-config.js';
+import { setupDocs } from './docs/docs.setup.js';
 
 /** Nest application options the service needs; shared by main.ts and the e2e tests. */
 export const APP_OPTIONS = {
   // Bodies are read raw by the ingest handler: Nest's JSON parser ignores text/plain beacons.
   bodyParser: false,
+  // Start-up lines wait for the pino logger, which main.ts installs once the application is built.
+  bufferLogs: true,
 } as const;
 
-/** Express and HTTP server settings that do not belong to any one module. */
+/** Express and HTTP server settings that do not belong to any one module, and the API docs. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
+  app.useLogger(app.get(Logger));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
   express.disable('x-powered-by');
@@ -19,4 +24,5 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   // Longer than the 60 s idle timeout of a cloud load balancer, so the balancer closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  setupDocs(app);
 }

@@ -22,7 +22,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot(config), APP_OPTIONS);
   configureApp(app, config);
   await app.listen(config.port, config.host);
-  logger.log(`Listening on http://${config.host}:${config.port} with ${JSON.stringify(config)}`);
+  // AppConfig.toJSON() leaves the secrets out.
+  logger.log({ msg: `Listening on http://${config.host}:${config.port}`, config: config.toJSON() });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

@@ -10,16 +10,24 @@ import {
   Res,
   ServiceUnavailableException,
   Sse,
+  UseGuards,
   type MessageEvent,
 } from '@nestjs/common';
+import { ApiExcludeEndpoint } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
+import { SubscriberTokenGuard } from '../auth/subscriber-token.guard.js';
 import { AppConfig } from '../config/app-config.js';
 import { CORS_HEADERS, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { readBody } from './body-reader.js';
 import { EventBus } from './event-bus.service.js';
-import { buildFrame, normalizeIp, type BroadcastEvent } from './ingest.js';
+import { DocumentIngest, DocumentStream } from '../docs/api-docs.decorators.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
+import { checkMonitoringEvent } from '../schema/strict-schema.js';
+import { buildFrame, normalizeIp, type BroadcastEvent, type EventCheck } from './ingest.js';
+import { rejectReason } from './rejection.js';
 import { SseHub } from './sse-hub.service.js';
 
 const INGEST_METHODS = 'POST, OPTIONS';
@@ -27,36 +35,50 @@ const STREAM_METHODS = 'GET, HEAD, OPTIONS';
 
 @Controller()
 export class EventsController {
+  /** STRICT_SCHEMA's check, or nothing at all when it is off. */
+  private readonly check?: EventCheck;
+
   constructor(
     private readonly bus: EventBus,
     private readonly hub: SseHub,
     private readonly shutdown: ShutdownState,
     private readonly config: AppConfig,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    this.check = config.strictSchema ? checkMonitoringEvent : undefined;
+  }
 
   /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
   @Post('api/events')
+  @RateLimited()
+  @DocumentIngest()
   async ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const started = performance.now();
     // Set before anything can throw, so that error answers are readable cross-origin too.
     res.setHeader('Access-Control-Allow-Origin', '*');
     let event: BroadcastEvent;
     try {
-      event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip));
+      event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip), this.check);
     } catch (err) {
+      this.metrics.eventRejected(rejectReason(err));
       // The rest of an oversized body is not read: the connection cannot be reused.
       if (err instanceof PayloadTooLargeException) res.setHeader('Connection', 'close');
       throw err;
     }
     this.bus.publish(event);
+    this.metrics.eventsReceived.inc();
+    this.metrics.ingestDuration.observe((performance.now() - started) / 1000);
     res.writeHead(204).end();
   }
 
   @Options('api/events')
+  @ApiExcludeEndpoint()
   ingestPreflight(@Res() res: ServerResponse): void {
     res.writeHead(204, preflightHeaders(INGEST_METHODS)).end();
   }
 
   @All('api/events')
+  @ApiExcludeEndpoint()
   ingestOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
     res.setHeader('Allow', INGEST_METHODS);
     res.setHeader('Access-Control-Allow-Origin', '*');
@@ -65,6 +87,8 @@ export class EventsController {
 
   /** The live stream of every event accepted from now on, as Server-Sent Events. */
   @Sse('events')
+  @UseGuards(SubscriberTokenGuard)
+  @DocumentStream()
   stream(@Res() res: Response): Observable<MessageEvent> {
     res.setHeader('Access-Control-Allow-Origin', CORS_HEADERS['Access-Control-Allow-Origin']);
     if (this.shutdown.isShuttingDown) throw new ServiceUnavailableException('The service is shutting down');
@@ -75,11 +99,13 @@ export class EventsController {
   }
 
   @Options('events')
+  @ApiExcludeEndpoint()
   streamPreflight(@Res() res: ServerResponse): void {
     res.writeHead(204, preflightHeaders(STREAM_METHODS)).end();
   }
 
   @All('events')
+  @ApiExcludeEndpoint()
   streamOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
     res.setHeader('Allow', STREAM_METHODS);
     res.setHeader('Access-Control-Allow-Origin', '*');

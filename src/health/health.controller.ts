@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
+import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../docs/api-docs.decorators.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
 @Controller('health')
@@ -17,7 +18,8 @@ export class HealthController {
 
   /** The full picture, for the probes and dashboards that already call GET /health. */
   @Get()
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @DocumentHealth()
   check() {
     return this.health.check([
       () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
@@ -27,14 +29,16 @@ export class HealthController {
 
   /** Liveness: the process answers. Nothing external belongs here, or an outage restarts the fleet. */
   @Get('live')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @DocumentLiveness()
   live() {
     return this.health.check([]);
   }
 
   /** Readiness: false once shutting down, so the load balancer stops sending new clients. */
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @DocumentReadiness()
   ready() {
     return this.health.check([
       () => {

@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { logs } from './log-capture.js';
 
 export interface RunningApp {
   app: INestApplication;
@@ -13,12 +14,16 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production. */
+/**
+ * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
+ * Its logs go to `logs` (./log-capture.ts), not to the console.
+ */
 export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
   const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot(config, { logDestination: logs })],
+  }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
-  app.useLogger(false);
   configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
