@@ -4,7 +4,6 @@ import {
   Controller,
   MethodNotAllowedException,
   Options,
-  PayloadTooLargeException,
   Post,
   Req,
   Res,
@@ -37,18 +36,17 @@ export class EventsController {
   /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
   @Post('api/events')
   async ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
-    // Set before anything can throw, so that error answers are readable cross-origin too.
-    res.setHeader('Access-Control-Allow-Origin', '*');
     let event: BroadcastEvent;
     try {
       event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip));
     } catch (err) {
-      // The rest of an oversized body is not read: the connection cannot be reused.
-      if (err instanceof PayloadTooLargeException) res.setHeader('Connection', 'close');
+      // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
+      // client sends it: closing the connection instead would make it fail to write before it reads the 413.
+      res.setHeader('Access-Control-Allow-Origin', '*');
       throw err;
     }
     this.bus.publish(event);
-    res.writeHead(204).end();
+    res.writeHead(204, CORS_HEADERS).end();
   }
 
   @Options('api/events')
