@@ -79,6 +79,10 @@ if (opt.target && opt.url) {
   log('--target and --url exclude each other');
   process.exit(2);
 }
+if (opt.url && !/^http:\/\/127\.0\.0\.1(:\d+)?\/?$/.test(opt.url)) {
+  log('--url must be http://127.0.0.1:PORT: the benchmark only talks to this machine');
+  process.exit(2);
+}
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const defaults = opt.quick
