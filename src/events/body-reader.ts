@@ -11,18 +11,32 @@ const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDec
   br: () => zlib.createBrotliDecompress(),
 };
 
-function tooLarge(limit: number): PayloadTooLargeException {
-  return rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
-}
+/**
+ * How much of a refused body is read and thrown away before answering. Node closes a connection whose request
+ * was not read to the end, and a client still sending then fails to write (EPIPE) before it reads the answer;
+ * past this, the client is not worth it.
+ */
+const MAX_DRAIN_BYTES = 32 * 1024 * 1024;
+
+class TooLarge extends Error {}
 
 /**
  * Reads a request body, whatever its Content-Type, decoding gzip, deflate and br.
  * `limit` applies to the bytes received and, for an encoded body, to the decoded bytes too,
  * so a small compressed bomb is refused once it has grown past the limit.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(tooLarge(limit));
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await read(req, limit);
+  } catch (err) {
+    if (!(err instanceof TooLarge)) throw err;
+    await drain(req);
+    throw rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
+  }
+}
+
+function read(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (Number(req.headers['content-length']) > limit) return Promise.reject(new TooLarge());
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '') return collect(req, limit);
   const makeDecoder = DECODERS[encoding];
@@ -38,20 +52,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   let received = 0;
   const onData = (chunk: Buffer) => {
     received += chunk.length;
-    if (received > limit) decoder.destroy(tooLarge(limit));
+    if (received > limit) decoder.destroy(new TooLarge());
   };
   req.on('data', onData);
   req.pipe(decoder);
-  return collect(decoder, limit).then(
-    (body) => body,
-    (err: unknown) => {
-      req.unpipe(decoder);
-      req.off('data', onData);
-      req.resume(); // drain what is left, so the answer can still be read by the client
-      if (err instanceof PayloadTooLargeException) throw err;
-      throw rejection('encoding', new BadRequestException(`The ${encoding} body could not be decoded`));
-    },
-  );
+  return collect(decoder, limit).catch((err: unknown) => {
+    req.unpipe(decoder);
+    req.off('data', onData);
+    decoder.destroy();
+    if (err instanceof TooLarge) throw err;
+    throw rejection('encoding', new BadRequestException(`The ${encoding} body could not be decoded`));
+  });
 }
 
 function collect(stream: Readable, limit: number): Promise<Buffer> {
@@ -62,9 +73,8 @@ function collect(stream: Readable, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         stream.off('data', onData);
-        stream.resume(); // drain the rest unread, so the client can still read the answer
         chunks.length = 0;
-        reject(tooLarge(limit));
+        reject(new TooLarge());
         return;
       }
       chunks.push(chunk);
@@ -72,5 +82,29 @@ function collect(stream: Readable, limit: number): Promise<Buffer> {
     stream.on('data', onData);
     stream.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     stream.once('error', reject);
+  });
+}
+
+/** Reads the rest of a refused request and throws it away, up to MAX_DRAIN_BYTES. */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let drained = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      req.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > MAX_DRAIN_BYTES) done();
+    };
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+    req.resume();
   });
 }

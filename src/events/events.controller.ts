@@ -4,7 +4,6 @@ import {
   Controller,
   MethodNotAllowedException,
   Options,
-  PayloadTooLargeException,
   Post,
   Req,
   Res,
@@ -20,12 +19,12 @@ import { SubscriberTokenGuard } from '../auth/subscriber-token.guard.js';
 import { AppConfig } from '../config/app-config.js';
 import { CORS_HEADERS, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
-import { readBody } from './body-reader.js';
-import { EventBus } from './event-bus.service.js';
 import { DocumentIngest, DocumentStream } from '../docs/api-docs.decorators.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
 import { checkMonitoringEvent } from '../schema/strict-schema.js';
+import { readBody } from './body-reader.js';
+import { EventBus } from './event-bus.service.js';
 import { buildFrame, normalizeIp, type BroadcastEvent, type EventCheck } from './ingest.js';
 import { rejectReason } from './rejection.js';
 import { SseHub } from './sse-hub.service.js';
@@ -54,21 +53,20 @@ export class EventsController {
   @DocumentIngest()
   async ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
     const started = performance.now();
-    // Set before anything can throw, so that error answers are readable cross-origin too.
-    res.setHeader('Access-Control-Allow-Origin', '*');
     let event: BroadcastEvent;
     try {
       event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(req.ip), this.check);
     } catch (err) {
       this.metrics.eventRejected(rejectReason(err));
-      // The rest of an oversized body is not read: the connection cannot be reused.
-      if (err instanceof PayloadTooLargeException) res.setHeader('Connection', 'close');
+      // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
+      // client sends it: closing the connection instead would make it fail to write before it reads the 413.
+      res.setHeader('Access-Control-Allow-Origin', '*');
       throw err;
     }
     this.bus.publish(event);
     this.metrics.eventsReceived.inc();
     this.metrics.ingestDuration.observe((performance.now() - started) / 1000);
-    res.writeHead(204).end();
+    res.writeHead(204, CORS_HEADERS).end();
   }
 
   @Options('api/events')

@@ -75,13 +75,13 @@ export function buildFrame(body: Buffer, userIp: string, check?: EventCheck): Br
   }
   check?.(event as Record<string, unknown>);
   const ip = JSON.stringify(userIp);
-  const head = text.slice(0, text.lastIndexOf('}'));
+  const head = text.slice(text.indexOf('{'), text.lastIndexOf('}'));
   let json: string;
   if (Object.hasOwn(event, 'user_ip') || head.includes('\n') || head.includes('\r')) {
     (event as Record<string, unknown>).user_ip = userIp;
     json = JSON.stringify(event);
   } else {
-    json = `${head}${hasKeys(event) ? ',' : ''}"user_ip":${ip}}`;
+    json = hasKeys(event) ? `${head},"user_ip":${ip}}` : `{"user_ip":${ip}}`;
   }
   const fields = event as Record<string, unknown>;
   return {

@@ -1,0 +1,359 @@
+// The scenarios. Each takes `{ server: { port, pid }, settings }` and returns `{ result, rows }`: `result` for the
+// JSON file, `rows` ([metric, value]) for the table.
+import crypto from 'node:crypto';
+import autocannon from 'autocannon';
+import { delivery, drain, register, sendEvents } from './load.mjs';
+import { ReaderPool } from './reader-pool.mjs';
+import { SseReader } from './sse-reader.mjs';
+import {
+  CpuMeter,
+  RssSampler,
+  eventFactory,
+  heartbeat,
+  log,
+  nowMs,
+  percentiles,
+  request,
+  round,
+  rssKb,
+  sleep,
+} from './util.mjs';
+
+const phaseToken = (name) => `${name}-${crypto.randomBytes(4).toString('hex')}`;
+const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
+const ms = (x) => (x == null ? 'n/a' : `${round(x, 2)} ms`);
+const yesNo = (b) => (b ? 'yes' : 'NO');
+const count = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + b, 0);
+const describe = (obj) =>
+  Object.entries(obj ?? {})
+    .map(([k, v]) => `${v}× ${k}`)
+    .join(', ') || '0';
+
+/** POST throughput with autocannon, with no subscriber and with a few (whose delivery is checked). */
+export async function ingest({ server, settings }) {
+  const { port, pid } = server;
+  const { duration, connections, ingestSubs } = settings;
+  const options = (body) => ({
+    url: `http://127.0.0.1:${port}/api/events`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration,
+    timeout: 5,
+  });
+  const run = (body) => autocannon(options(body));
+  const pick = (r, cpu) => ({
+    req_per_s: round(r.requests.average, 1),
+    total_2xx: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    latency_ms: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+    ...cpu,
+  });
+  const body = JSON.stringify(heartbeat());
+  const result = { connections, duration_s: duration, body_bytes: Buffer.byteLength(body), phases: {} };
+  const rows = [];
+  const addRows = (label, p) => {
+    rows.push(
+      [`${label}: req/s`, String(Math.round(p.req_per_s))],
+      [`${label}: latency p50 / p99`, `${ms(p.latency_ms.p50)} / ${ms(p.latency_ms.p99)}`],
+      [`${label}: non-2xx / errors / timeouts`, `${p.non2xx} / ${p.errors} / ${p.timeouts}`],
+      [`${label}: server CPU / bench CPU`, `${p.server_cpu_pct ?? 'n/a'}% / ${p.bench_cpu_pct}%`],
+    );
+  };
+
+  // Warm-up, not measured: the first requests after a start meet cold code paths.
+  await autocannon({ ...options(body), duration: 1 });
+  log(`[ingest] 0 subscribers: ${connections} connections for ${duration} s, ${result.body_bytes} B bodies`);
+  let cpu = new CpuMeter(pid);
+  const p0 = pick(await run(body), cpu.read());
+  result.phases['0'] = p0;
+  addRows('0 subscribers', p0);
+  log(`  ${p0.req_per_s} req/s, p99 ${p0.latency_ms.p99} ms`);
+
+  log(`[ingest] ${ingestSubs} subscribers`);
+  const pool = new ReaderPool(port, 1);
+  try {
+    await pool.connect(ingestSubs);
+    const reg = await register(port, pool);
+    const token = phaseToken('ingest');
+    await pool.setPhase(token);
+    cpu = new CpuMeter(pid);
+    const r = await run(JSON.stringify(heartbeat({ bench_phase: token })));
+    const p = pick(r, cpu.read());
+    const counts = await drain(pool, r['2xx'] * ingestSubs, { quietMs: 2000, maxMs: 15000 });
+    // Requests still in flight when autocannon stops may be delivered without being counted as 2xx.
+    p.delivery = delivery(counts, r['2xx']);
+    p.readers_registered = reg.probeSeen;
+    result.phases[String(ingestSubs)] = p;
+    addRows(`${ingestSubs} subscribers`, p);
+    rows.push([
+      `${ingestSubs} subscribers: every reader got every 2xx event`,
+      `${yesNo(p.delivery.lossless)} (worst reader ${p.delivery.min_per_reader}, 2xx counted ${p.delivery.posted})`,
+    ]);
+    log(`  ${p.req_per_s} req/s, p99 ${p.latency_ms.p99} ms, lossless ${p.delivery.lossless}`);
+  } finally {
+    await pool.closeAll().catch(() => {});
+    await pool.terminate();
+  }
+  return { result, rows };
+}
+
+/** End-to-end latency from the POST to each of `n` readers, at a steady rate. */
+export async function fanout({ server, settings }, n) {
+  const { port, pid } = server;
+  const { fanoutEvents: events, fanoutRate: rate, readerThreads } = settings;
+  const result = {
+    subscribers: n,
+    events,
+    rate_per_s: rate,
+    warmup_events: Math.min(events, rate),
+    reader_threads: readerThreads,
+  };
+  const rows = [];
+  const pool = new ReaderPool(port, readerThreads);
+  try {
+    log(`[fanout:${n}] connecting ${n} readers`);
+    const t0 = nowMs();
+    await pool.connect(n, { concurrency: 100 });
+    const reg = await register(port, pool, { timeoutMs: 30000 });
+    result.readers = {
+      open: reg.open,
+      registered: reg.probeSeen,
+      connect_errors: reg.connectErrors,
+      setup_ms: round(nowMs() - t0),
+    };
+    rows.push(['readers registered', `${reg.probeSeen} of ${n}`]);
+    log(`  ${reg.probeSeen}/${n} registered; ${events} events at ${rate}/s`);
+
+    // Warm-up at the same rate, not measured: the first events after a start meet cold code paths.
+    const warmup = Math.min(events, rate);
+    await sendEvents({ port, count: warmup, rate, concurrency: 64, makeBody: eventFactory('warmup', 600) });
+    await sleep(500);
+
+    const token = phaseToken(`fanout${n}`);
+    await pool.setPhase(token);
+    const makeBody = eventFactory(token, 600);
+    result.event_bytes = Buffer.byteLength(makeBody(0));
+    const cpu = new CpuMeter(pid);
+    const rss = new RssSampler(pid);
+    const post = await sendEvents({
+      port,
+      count: events,
+      rate,
+      concurrency: 64,
+      makeBody,
+      maxMs: (events / rate) * 1000 + 30000,
+    });
+    const counts = await drain(pool, post.ok * reg.open, { quietMs: 3000, maxMs: 30000 });
+    result.cpu = cpu.read();
+    result.rss_peak_kb = rss.stop();
+    result.post = post;
+    result.delivery = delivery(counts, post.ok);
+    result.e2e_latency_ms = percentiles(await pool.latencies());
+    result.readers_closed_by_server = (await pool.summary()).closedByServer;
+    const lat = result.e2e_latency_ms;
+    rows.push(
+      ['end-to-end latency p50 / p99', `${ms(lat.p50)} / ${ms(lat.p99)}`],
+      ['end-to-end latency max', ms(lat.max)],
+      ['POSTs 2xx of sent (rate reached)', `${post.ok} of ${post.sent} (${Math.round(post.ok_per_s)}/s)`],
+      ['POST latency p50 / p99', `${ms(post.post_latency_ms.p50)} / ${ms(post.post_latency_ms.p99)}`],
+      [
+        'every reader got every event',
+        `${yesNo(result.delivery.lossless)} (worst reader ${result.delivery.min_per_reader} of ${post.ok})`,
+      ],
+      ['server CPU / bench CPU', `${result.cpu.server_cpu_pct ?? 'n/a'}% / ${result.cpu.bench_cpu_pct}%`],
+      ['server RSS peak', mb(result.rss_peak_kb)],
+    );
+    log(`  e2e p50 ${lat.p50} ms p99 ${lat.p99} ms max ${lat.max} ms; lossless ${result.delivery.lossless}`);
+  } finally {
+    await pool.closeAll().catch(() => {});
+    await pool.terminate();
+  }
+  return { result, rows };
+}
+
+/** The subscriber count in GET /health, if the server reports one (the service and node-floor do). */
+async function reportedSubscribers(port) {
+  const res = await request({ port, path: '/health', timeoutMs: 3000 });
+  try {
+    const body = JSON.parse(res.body);
+    const count = body?.info?.subscribers?.count ?? body?.subscribers;
+    return typeof count === 'number' ? count : null;
+  } catch {
+    return null;
+  }
+}
+
+/** RSS per idle subscriber, and RSS once they left, over a few connect/disconnect cycles. */
+export async function idle({ server, settings }) {
+  const { port, pid } = server;
+  const { idleSubs: n, idleCycles: cycles } = settings;
+  const settleMs = 5000;
+  await sleep(1000);
+  const rss0 = rssKb(pid);
+  const result = { subscribers: n, rss_baseline_kb: rss0, cycles: [] };
+  const rows = [['server RSS, no subscriber', mb(rss0)]];
+  const pool = new ReaderPool(port, 1);
+  try {
+    for (let c = 1; c <= cycles; c++) {
+      log(`[idle] cycle ${c}/${cycles}: ${n} readers`);
+      const rssBefore = rssKb(pid);
+      const t0 = nowMs();
+      await pool.connect(n, { concurrency: 200, timeoutMs: 20000 });
+      const reg = await register(port, pool, { timeoutMs: 60000 });
+      const setupMs = round(nowMs() - t0);
+      await sleep(2000);
+      const rssUp = rssKb(pid);
+      const reportedUp = await reportedSubscribers(port);
+      await pool.closeAll();
+      await sleep(settleMs);
+      const rssDown = rssKb(pid);
+      const reportedDown = await reportedSubscribers(port);
+      // Per subscriber: against the RSS with no subscriber at the start. The RSS just before a cycle is no better a
+      // base: garbage left by the previous cycle may be collected while this one connects.
+      const perSub = rss0 && rssUp ? round((rssUp - rss0) / n, 2) : null;
+      result.cycles.push({
+        registered: reg.probeSeen,
+        connect_errors: reg.connectErrors,
+        statuses: reg.statuses,
+        setup_ms: setupMs,
+        rss_before_kb: rssBefore,
+        rss_connected_kb: rssUp,
+        kb_per_subscriber: perSub,
+        rss_after_leave_kb: rssDown,
+        server_reported_subscribers: { connected: reportedUp, after_leave: reportedDown },
+      });
+      rows.push(
+        [
+          `cycle ${c}: ${reg.probeSeen} of ${n} subscribers, RSS`,
+          `${mb(rssUp)} (${perSub ?? 'n/a'} kB per subscriber)`,
+        ],
+        [
+          `cycle ${c}: RSS ${settleMs / 1000} s after they left`,
+          `${mb(rssDown)}${reportedDown == null ? '' : ` (server reports ${reportedDown} subscribers)`}`,
+        ],
+      );
+      log(
+        `  ${reg.probeSeen}/${n} registered in ${setupMs} ms; RSS ${mb(rssUp)}, ${perSub} kB/sub; after ${mb(rssDown)}`,
+      );
+    }
+    // Still serving: a new reader receives an event.
+    await pool.connect(1);
+    const check = await register(port, pool, { timeoutMs: 5000 });
+    result.serves_after = check.registered && check.probeSeen === 1;
+    rows.push(['a new subscriber still receives events', yesNo(result.serves_after)]);
+  } finally {
+    await pool.closeAll().catch(() => {});
+    await pool.terminate();
+  }
+  return { result, rows };
+}
+
+/**
+ * One reader stops reading during a burst of POSTs: the POSTs must all succeed, the other readers lose nothing,
+ * memory stays bounded, and the paused reader is cut off.
+ */
+export async function paused({ server, settings }) {
+  const { port, pid } = server;
+  const { pausedEvents: events, pausedReaders: others } = settings;
+  const rows = [];
+  const result = { events, other_readers: others };
+  const rss0 = rssKb(pid);
+  const pool = new ReaderPool(port, 1);
+  let token = null;
+  const slow = new SseReader({
+    port,
+    onEvent: (reader, data) => {
+      if (token && data.includes(token)) reader.count++;
+      else if (data.includes('"bench_probe"')) reader.probeSeen = true;
+    },
+  });
+  try {
+    await pool.connect(others);
+    await slow.connect();
+    const reg = await register(port, pool, { extra: [slow] });
+    result.registered = { others: reg.probeSeen, paused: slow.probeSeen };
+    slow.pause();
+    token = phaseToken('paused');
+    await pool.setPhase(token);
+    // 1 KB events, as in ../shared/bench's slow-consumer: enough bytes to fill the kernel's socket buffers
+    // (several MB on loopback) and then the server's own limit.
+    const makeBody = eventFactory(token, 1024);
+    result.event_bytes = Buffer.byteLength(makeBody(0));
+    const rss1 = rssKb(pid);
+    log(`[paused] ${others} readers + 1 paused; ${events} POSTs of ${result.event_bytes} B`);
+    const cpu = new CpuMeter(pid);
+    const rss = new RssSampler(pid, 50);
+    const post = await sendEvents({ port, count: events, concurrency: 32, makeBody, stallMs: 5000, maxMs: 120000 });
+    const counts = await drain(pool, post.ok * others, { quietMs: 2000, maxMs: 15000 });
+    result.cpu = cpu.read();
+    const rssPeak = rss.stop();
+    const rss2 = rssKb(pid);
+    result.post = post;
+    result.delivery = delivery(counts, post.ok);
+    const health = await request({ port, path: '/health', timeoutMs: 3000 });
+    result.health_while_paused = { status: health.status ?? health.error, ms: health.ms };
+
+    // Resumed, the paused reader gets what the kernel buffers held, then the end of the stream if it was cut off.
+    const bytesWhilePaused = slow.bytes;
+    slow.resume();
+    const end = nowMs() + 15000;
+    let lastBytes = -1;
+    let lastChange = nowMs();
+    while (nowMs() < end && !slow.closed) {
+      await sleep(100);
+      if (slow.bytes !== lastBytes) {
+        lastBytes = slow.bytes;
+        lastChange = nowMs();
+      } else if (nowMs() - lastChange > 2000) break;
+    }
+    result.paused_reader = {
+      cut_off: slow.closedByServer,
+      events_received: slow.count,
+      bytes_received_after_resume: slow.bytes - bytesWhilePaused,
+      close_reason: slow.error ?? (slow.closed ? 'closed' : 'still open'),
+    };
+    slow.destroy();
+    await pool.closeAll();
+    await sleep(2000);
+    result.rss_kb = {
+      before: rss0,
+      readers_connected: rss1,
+      peak: rssPeak,
+      after_burst: rss2,
+      after_readers_left: rssKb(pid),
+    };
+
+    rows.push(
+      ['POSTs 2xx of requested', `${post.ok} of ${events}${post.stalled ? ' (STALLED: no answer for 5 s)' : ''}`],
+      [
+        'POST non-2xx / errors',
+        `${post.non2xx} / ${count(post.errors)}${count(post.errors) ? ` (${describe(post.errors)})` : ''}`,
+      ],
+      ['POSTs/s, POST latency p99', `${Math.round(post.ok_per_s)}/s, ${ms(post.post_latency_ms.p99)}`],
+      [
+        `the ${others} other readers got every event`,
+        `${yesNo(result.delivery.lossless)} (worst reader ${result.delivery.min_per_reader} of ${post.ok})`,
+      ],
+      [
+        'paused reader cut off',
+        result.paused_reader.cut_off
+          ? `yes (it had received ${slow.count} of ${post.ok} events)`
+          : `NO (${slow.count} of ${post.ok} events, stream ${result.paused_reader.close_reason})`,
+      ],
+      ['server RSS before / peak / after burst', `${mb(rss1)} / ${mb(rssPeak)} / ${mb(rss2)}`],
+      ['server RSS growth during burst (peak - before)', mb(rssPeak != null && rss1 != null ? rssPeak - rss1 : null)],
+      ['server RSS after readers left', mb(result.rss_kb.after_readers_left)],
+      ['GET /health while paused', `${result.health_while_paused.status} in ${ms(health.ms)}`],
+    );
+    log(`  ${post.ok}/${events} 2xx, lossless ${result.delivery.lossless}, cut off ${slow.closedByServer}`);
+  } finally {
+    slow.destroy();
+    await pool.closeAll().catch(() => {});
+    await pool.terminate();
+  }
+  return { result, rows };
+}

@@ -1,0 +1,66 @@
+import { AppConfig, ConfigError, loadConfig } from './app-config.js';
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    expect(loadConfig({})).toEqual(Object.assign(new AppConfig(), {}));
+    expect(loadConfig({})).toMatchObject({
+      port: 8080,
+      maxEventBytes: 262144,
+      trustProxy: 'loopback, linklocal, uniquelocal',
+      sseHeartbeatMs: 15000,
+      sseMaxBufferBytes: 1048576,
+      maxSubscribers: 10000,
+      shutdownTimeoutMs: 10000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      MAX_EVENT_BYTES: '1024',
+      TRUST_PROXY: '10.0.0.0/8, loopback',
+      SSE_HEARTBEAT_MS: '500',
+      SSE_MAX_BUFFER_BYTES: '2048',
+      MAX_SUBSCRIBERS: '5',
+      SHUTDOWN_TIMEOUT_MS: '0',
+      HEALTH_MAX_HEAP_MB: '64',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      host: '127.0.0.1',
+      maxEventBytes: 1024,
+      trustProxy: '10.0.0.0/8, loopback',
+      sseHeartbeatMs: 500,
+      sseMaxBufferBytes: 2048,
+      maxSubscribers: 5,
+      shutdownTimeoutMs: 0,
+      healthMaxHeapMb: 64,
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['::1, fe80::/10', '::1, fe80::/10'],
+  ])('reads TRUST_PROXY=%s as Express does', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it.each([
+    ['PORT', '70000'],
+    ['PORT', '80a'],
+    ['MAX_EVENT_BYTES', '1e3'],
+    ['MAX_SUBSCRIBERS', '0'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'somewhere'],
+  ])('refuses %s=%s naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
+  });
+
+  it('names every variable at fault at once', () => {
+    expect(() => loadConfig({ PORT: 'x', MAX_SUBSCRIBERS: 'y' })).toThrow(/PORT=.*\n.*MAX_SUBSCRIBERS=/s);
+  });
+});

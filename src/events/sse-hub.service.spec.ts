@@ -1,0 +1,139 @@
+import type { ServerResponse } from 'node:http';
+import { Test } from '@nestjs/testing';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { AppConfig, loadConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { EventBus } from './event-bus.service.js';
+import { SseHub } from './sse-hub.service.js';
+
+/** Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. */
+class RecordingResponse {
+  writes: string[] = [];
+  unsent = 0;
+  destroyed = false;
+  ended = false;
+  get writableLength(): number {
+    return this.unsent;
+  }
+  write(chunk: Buffer): boolean {
+    this.writes.push(chunk.toString());
+    return true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  end(): void {
+    this.ended = true;
+  }
+}
+
+const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('SseHub', () => {
+  let hub: SseHub;
+  let bus: EventBus;
+
+  beforeEach(async () => {
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        EventBus,
+        SseHub,
+        MetricsService,
+        { provide: AppConfig, useValue: loadConfig({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' }) },
+      ],
+    }).compile();
+    await moduleRef.init();
+    hub = moduleRef.get(SseHub);
+    bus = moduleRef.get(EventBus);
+  });
+
+  afterEach(() => hub.onModuleDestroy());
+
+  function attach(): RecordingResponse {
+    const res = new RecordingResponse();
+    hub.attach(res as unknown as ServerResponse).subscribe();
+    return res;
+  }
+
+  it('greets with a comment, for Nest to send the headers at once', async () => {
+    const first = await firstValueFrom(hub.attach(new RecordingResponse() as unknown as ServerResponse).pipe(take(1)));
+    expect(first).toEqual({ comment: 'connected' });
+  });
+
+  it('joins the events of one turn into one write per subscriber, in order', async () => {
+    const a = attach();
+    const b = attach();
+    bus.publish(frame('{"n":1}'));
+    bus.publish(frame('{"n":2}'));
+    bus.publish(frame('{"n":3}'));
+    await nextTurn();
+    for (const res of [a, b]) expect(res.writes).toEqual(['data: {"n":1}\n\ndata: {"n":2}\n\ndata: {"n":3}\n\n']);
+    bus.publish(frame('{"n":4}'));
+    await nextTurn();
+    expect(a.writes).toHaveLength(2);
+  });
+
+  it('cuts off a subscriber whose unsent bytes pass the limit, and only that one', async () => {
+    const slow = attach();
+    const fine = attach();
+    slow.unsent = 4096;
+    bus.publish(frame('{"n":1}'));
+    await nextTurn();
+    expect(slow.destroyed).toBe(true);
+    expect(fine.destroyed).toBe(false);
+    expect(hub.stats()).toMatchObject({ subscribers: 1, disconnected: { slow: 1 } });
+    bus.publish(frame('{"n":2}'));
+    await nextTurn();
+    expect(slow.writes).toHaveLength(1);
+    expect(fine.writes).toHaveLength(2);
+  });
+
+  it('counts a client that leaves, and writes nothing more to it', async () => {
+    const res = new RecordingResponse();
+    const subscription = hub.attach(res as unknown as ServerResponse).subscribe();
+    subscription.unsubscribe();
+    bus.publish(frame('{"n":1}'));
+    await nextTurn();
+    expect(res.writes).toEqual([]);
+    expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { client: 1 } });
+  });
+
+  it('sends keep-alive comments on a silent stream', async () => {
+    const res = attach();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(res.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ends every stream on shutdown', () => {
+    const responses = [attach(), attach()];
+    hub.endAll();
+    expect(responses.every((r) => r.ended)).toBe(true);
+    expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { shutdown: 2 } });
+  });
+
+  it('reports full at MAX_SUBSCRIBERS', async () => {
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        EventBus,
+        SseHub,
+        MetricsService,
+        { provide: AppConfig, useValue: loadConfig({ MAX_SUBSCRIBERS: '1' }) },
+      ],
+    }).compile();
+    const small = moduleRef.get(SseHub);
+    expect(small.isFull).toBe(false);
+    small.attach(new RecordingResponse() as unknown as ServerResponse).subscribe();
+    expect(small.isFull).toBe(true);
+  });
+
+  it('emits nothing but the greeting through Nest (frames go straight to the response)', async () => {
+    const res = new RecordingResponse();
+    const seen = firstValueFrom(hub.attach(res as unknown as ServerResponse).pipe(take(2), toArray()));
+    bus.publish(frame('{"n":1}'));
+    await nextTurn();
+    hub.endAll();
+    expect(res.writes).toEqual(['data: {"n":1}\n\n']);
+    await expect(Promise.race([seen, nextTurn().then(() => 'only one')])).resolves.toBe('only one');
+  });
+});

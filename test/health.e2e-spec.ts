@@ -1,0 +1,52 @@
+import { json, request } from './support/http.js';
+import { startApp, type RunningApp } from './support/app.js';
+import { SseClient } from './support/sse-client.js';
+import { ShutdownState } from '../src/common/shutdown-state.service.js';
+
+describe('health', () => {
+  let running: RunningApp;
+  beforeAll(async () => {
+    running = await startApp();
+  });
+  afterAll(() => running.close());
+
+  it('GET /health reports memory and the subscriber count', async () => {
+    const reader = await new SseClient(`${running.url}/events`).connect();
+    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    const res = await request(`${running.url}/health`);
+    expect(res.status).toBe(200);
+    const body = json(res) as { status: string; details: Record<string, Record<string, unknown>> };
+    expect(body.status).toBe('ok');
+    expect(body.details.memory_heap.status).toBe('up');
+    expect(body.details.subscribers).toMatchObject({ status: 'up', count: 1, max: 10000 });
+    reader.close();
+  });
+
+  it('GET /health answers 503 when the heap is over HEALTH_MAX_HEAP_MB', async () => {
+    const tiny = await startApp({ HEALTH_MAX_HEAP_MB: '16' });
+    try {
+      const res = await request(`${tiny.url}/health`);
+      expect(res.status).toBe(503);
+      expect(json(res)).toMatchObject({ status: 'error', error: { memory_heap: { status: 'down' } } });
+    } finally {
+      await tiny.close();
+    }
+  });
+
+  it('live and ready answer 200 while serving; ready turns 503 once shutting down, live stays 200', async () => {
+    expect((await request(`${running.url}/health/live`)).status).toBe(200);
+    const ready = await request(`${running.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(json(ready)).toMatchObject({ status: 'ok', details: { lifecycle: { state: 'serving' } } });
+
+    running.app.get(ShutdownState).begin();
+    const draining = await request(`${running.url}/health/ready`);
+    expect(draining.status).toBe(503);
+    expect(json(draining)).toMatchObject({ status: 'error', details: { lifecycle: { state: 'shutting down' } } });
+    expect((await request(`${running.url}/health/live`)).status).toBe(200);
+    // New streams are refused as well, so clients reconnect to another instance.
+    const stream = await request(`${running.url}/events`);
+    expect(stream.status).toBe(503);
+    expect(json(stream).statusCode).toBe(503);
+  });
+});
