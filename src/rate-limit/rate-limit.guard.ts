@@ -14,7 +14,7 @@ import { RATE_LIMITED } from './rate-limited.decorator.js';
 
 /**
  * @nestjs/throttler's guard, for the handlers marked `@RateLimited()` only, keyed on the client address that
- * Express resolved with TRUST_PROXY (IPv6 addresses grouped by /56, as the throttler does). Refusals are
+ * Express resolved with TRUST_PROXY (IPv6 addresses grouped by /64, as the throttler does). Refusals are
  * counted and answered in the service's error format, readable cross-origin; `Retry-After` is set by the
  * throttler before.
  */
