@@ -1,8 +1,10 @@
 import { isIP } from 'node:net';
 import {
   IsInt,
+  IsOptional,
   IsString,
   Max,
+  MaxLength,
   Min,
   MinLength,
   registerDecorator,
@@ -43,6 +45,44 @@ function IsTrustProxy() {
     });
 }
 
+/** A `redis://` or `rediss://` (TLS) URL with a host, optionally a database number as its path. */
+export function isRedisUrl(value: unknown): boolean {
+  // Lower-case schemes only: ioredis turns TLS on for a URL that starts with `rediss://` exactly.
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.hostname !== '' && /^\/?\d*$/.test(url.pathname);
+}
+
+function IsRedisUrl() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: isRedisUrl,
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL`,
+      },
+    });
+}
+
+/** The URL with its password replaced, for logs and status pages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}
+
 /** The service's configuration, read once from the environment at start-up. */
 export class AppConfig {
   @IsInt() @Min(0) @Max(65535) port = 8080;
@@ -58,6 +98,15 @@ export class AppConfig {
   @IsInt() @Min(0) @Max(600_000) shutdownTimeoutMs = 10_000;
   /** Heap use above which GET /health reports the memory check as down. */
   @IsInt() @Min(16) healthMaxHeapMb = 512;
+  /** Redis joining several instances (pub/sub only, nothing stored); unset: this instance runs alone. */
+  @IsOptional() @IsRedisUrl() redisUrl?: string;
+  /** Pub/sub channel of this deployment, so that several deployments can share one Redis. */
+  @IsString() @MinLength(1) @MaxLength(256) redisChannel = 'pillarbox:events';
+
+  /** What the start-up log prints: the Redis password stays out of logs. */
+  toJSON(): object {
+    return { ...this, redisUrl: this.redisUrl && redactUrl(this.redisUrl) };
+  }
 }
 
 type Kind = 'int' | 'string' | 'trustProxy';
@@ -73,6 +122,8 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   MAX_SUBSCRIBERS: { key: 'maxSubscribers', kind: 'int' },
   SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
+  REDIS_URL: { key: 'redisUrl', kind: 'string' },
+  REDIS_CHANNEL: { key: 'redisChannel', kind: 'string' },
 };
 
 export class ConfigError extends Error {}
@@ -108,7 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const lines = errors.map((e) => {
       const name = byKey.get(e.property) ?? e.property;
       const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${reasons.join('; ')}`;
+      // A URL may carry a password: it is not echoed.
+      const shown = e.property === 'redisUrl' ? redactUrl(env[name] ?? '') : (env[name] ?? '');
+      return `${name}=${JSON.stringify(shown)}: ${reasons.join('; ')}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }

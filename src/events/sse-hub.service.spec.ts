@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, take, toArray } from 'rxjs';
+import { Backplane } from '../backplane/backplane.js';
+import { LocalBackplane } from '../backplane/local-backplane.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
 import { EventBus } from './event-bus.service.js';
 import { SseHub } from './sse-hub.service.js';
@@ -38,6 +40,7 @@ describe('SseHub', () => {
       providers: [
         EventBus,
         SseHub,
+        { provide: Backplane, useClass: LocalBackplane },
         { provide: AppConfig, useValue: loadConfig({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' }) },
       ],
     }).compile();
@@ -112,7 +115,12 @@ describe('SseHub', () => {
 
   it('reports full at MAX_SUBSCRIBERS', async () => {
     const moduleRef = await Test.createTestingModule({
-      providers: [EventBus, SseHub, { provide: AppConfig, useValue: loadConfig({ MAX_SUBSCRIBERS: '1' }) }],
+      providers: [
+        EventBus,
+        SseHub,
+        { provide: Backplane, useClass: LocalBackplane },
+        { provide: AppConfig, useValue: loadConfig({ MAX_SUBSCRIBERS: '1' }) },
+      ],
     }).compile();
     const small = moduleRef.get(SseHub);
     expect(small.isFull).toBe(false);

@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
+import { BackplaneHealthIndicator } from './backplane.health.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
 @Controller('health')
@@ -10,6 +11,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
     private readonly subscribers: SubscribersHealthIndicator,
+    private readonly backplane: BackplaneHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly shutdown: ShutdownState,
     private readonly config: AppConfig,
@@ -22,6 +24,7 @@ export class HealthController {
     return this.health.check([
       () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
       () => this.subscribers.check(),
+      () => this.backplane.check(),
     ]);
   }
 
