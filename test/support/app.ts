@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
@@ -13,12 +13,18 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production. */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+/**
+ * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
+ * Logs are off unless a `logger` is given (Nest's logger is process-wide: the last app started sets it).
+ */
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { logger?: LoggerService } = {},
+): Promise<RunningApp> {
   const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
-  app.useLogger(false);
+  app.useLogger(options.logger ?? false);
   configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
