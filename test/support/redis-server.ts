@@ -53,16 +53,29 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+export interface RedisServerOptions {
+  /** A fixed port; a free one by default. */
+  port?: number;
+  /** `requirepass`. */
+  password?: string;
+  /** PEM files: the server then accepts TLS only, and its URL is `rediss://`. */
+  tls?: { cert: string; key: string; ca: string };
+}
+
 /** A real redis-server on 127.0.0.1 that stores nothing, started and stopped by the test. */
 export class RedisServer {
   private child?: ChildProcess;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions,
+  ) {}
 
-  /** Starts a server on `port`, or on a free port. */
-  static async start(port?: number): Promise<RedisServer> {
+  /** Starts a server on `options.port`, or on a free port. */
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const { port } = options;
     for (let attempt = 1; ; attempt++) {
-      const server = new RedisServer(port ?? (await freePort()));
+      const server = new RedisServer(port ?? (await freePort()), options);
       try {
         await server.spawn();
         return server;
@@ -74,7 +87,8 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const auth = this.options.password ? `:${encodeURIComponent(this.options.password)}@` : '';
+    return `${this.options.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -101,7 +115,15 @@ export class RedisServer {
   }
 
   private spawn(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const { password, tls } = this.options;
+    const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    if (tls) {
+      args.push('--port', '0', '--tls-port', String(this.port), '--tls-auth-clients', 'no');
+      args.push('--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca);
+    } else {
+      args.push('--port', String(this.port));
+    }
+    if (password) args.push('--requirepass', password);
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     running.add(child);
