@@ -286,6 +286,32 @@ describeWithRedis('backplane: Redis failures', () => {
     readerB.close();
   });
 
+  it('notices a Redis that hangs (SIGSTOP) and shares again once it answers (SIGCONT)', async () => {
+    const redis = await RedisServer.start();
+    servers.push(redis);
+    const [a, b] = [await start(redis.url), await start(redis.url)];
+    await Promise.all([a, b].map(backplaneUp));
+    const [readerA, readerB] = await Promise.all([reader(a), reader(b)]);
+    const noticed = log.count(/connection lost: no answer to PING/);
+    process.kill(redis.pid as number, 'SIGSTOP');
+    try {
+      // The connections stay open but nothing answers: only the PINGs can tell.
+      await post(a, { event_name: 'HUNG', origin: 'hung', n: 0 });
+      await readerA.waitForEvents(1);
+      await waitUntil(async () => (await health(a)).status === 503, 20_000, 'GET /health on A to report the hang');
+      expect((await request(`${a.url}/health/live`)).status).toBe(200);
+      expect((await request(`${a.url}/health/ready`)).status).toBe(200);
+      expect(log.count(/connection lost: no answer to PING/)).toBeGreaterThan(noticed);
+    } finally {
+      process.kill(redis.pid as number, 'SIGCONT');
+    }
+    await Promise.all([a, b].map(backplaneUp));
+    await post(a, { event_name: 'ANSWERS_AGAIN', origin: 'again', n: 0 });
+    await readerB.waitFor((c) => c.events.some((e) => e.includes('ANSWERS_AGAIN')), 5000, 'A to reach B again');
+    readerA.close();
+    readerB.close();
+  });
+
   it('starts while Redis is unreachable and joins the others once Redis appears', async () => {
     const redis = await RedisServer.start();
     servers.push(redis);

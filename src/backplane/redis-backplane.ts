@@ -12,6 +12,12 @@ import { RedisMessageCodec, decodeMessage } from './redis-message.js';
  */
 export const MAX_UNCONFIRMED_PUBLISHES = 10_000;
 
+/**
+ * Each connection is checked with a PING this often, and dropped and made again when the answer takes longer: a
+ * Redis that hangs, or a connection that died without a word (TCP keep-alive would take minutes), is then noticed.
+ */
+export const PING_INTERVAL_MS = 5_000;
+
 /** Delay before reconnection attempt `attempt` (1, 2, ...): 100 ms doubling up to 2 s, plus jitter so that a fleet does not reconnect in step. */
 export function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000) + Math.floor(Math.random() * 100);
@@ -42,6 +48,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private unconfirmed = 0;
   private readonly counts = { published: 0, received: 0, dropped: 0, ignored: 0 };
   private lastIgnoredLogAt = 0;
+  private pingTimer?: NodeJS.Timeout;
+  private readonly pinging = new Set<Redis>();
 
   constructor(private readonly config: AppConfig) {
     super();
@@ -74,11 +82,17 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     });
     this.subscriber.on('error', (err: Error) => this.onError(err));
     this.subscriber.on('messageBuffer', this.onMessage);
+    this.pingTimer = setInterval(() => {
+      this.ping(this.publisher);
+      this.ping(this.subscriber);
+    }, PING_INTERVAL_MS);
+    this.pingTimer.unref();
     this.logger.log(`Connecting to ${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`);
   }
 
   onModuleDestroy(): void {
     this.state = 'closed';
+    clearInterval(this.pingTimer);
     this.incoming.complete();
     // Ends the sockets after what is already written (the last publishes) and stops reconnecting.
     this.publisher.disconnect();
@@ -149,6 +163,24 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     );
   }
 
+  private ping(connection: Redis): void {
+    if (connection.status !== 'ready' || this.pinging.has(connection)) return;
+    this.pinging.add(connection);
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.pinging.delete(connection);
+    };
+    const timer = setTimeout(() => {
+      settle();
+      this.lastError = `no answer to PING within ${PING_INTERVAL_MS} ms`;
+      connection.disconnect(true); // `close` then reports the outage, and ioredis reconnects
+    }, PING_INTERVAL_MS);
+    connection.ping().then(settle, settle);
+  }
+
   private onError(err: Error): void {
     // Every failed reconnection attempt ends here: kept for the next state change's log line, not logged itself.
     this.lastError = err.message;
@@ -184,7 +216,9 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.state = 'down';
     this.downSince = Date.now();
     this.droppedAtDown = this.counts.dropped;
-    const reason = lost ? 'connection lost' : `unreachable: ${this.lastError || 'connection closed'}`;
+    const reason = lost
+      ? `connection lost${this.lastError ? `: ${this.lastError}` : ''}`
+      : `unreachable: ${this.lastError || 'connection closed'}`;
     this.logger.warn(
       `Redis backplane down (${reason}): ` +
         "events reach this instance's subscribers only and are not kept for later; reconnecting in the background",
