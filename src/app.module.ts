@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
 import { AuthModule } from './auth/auth.module.js';
+import { BackplaneModule } from './backplane/backplane.module.js';
 import { CommonModule } from './common/common.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(config, options.logDestination),
         CommonModule,
+        BackplaneModule.forRoot(config),
         MetricsModule,
         AuthModule,
         RateLimitModule.forRoot(config),

@@ -3,9 +3,11 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsOptional,
   IsString,
   Matches,
   Max,
+  MaxLength,
   Min,
   MinLength,
   registerDecorator,
@@ -54,6 +56,43 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+/** A `redis://` or `rediss://` (TLS) URL with a host, optionally a database number as its path. */
+export function isRedisUrl(value: unknown): boolean {
+  // Lower-case schemes only: ioredis turns TLS on for a URL that starts with `rediss://` exactly.
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.hostname !== '' && /^\/?\d*$/.test(url.pathname);
+}
+
+function IsRedisUrl() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isRedisUrl',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: isRedisUrl,
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL`,
+      },
+    });
+}
+
+/** The URL with its password replaced, for logs and status pages. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '***';
+  }
+}
 
 /** The service's configuration, read once from the environment at start-up. */
 export class AppConfig {
@@ -79,9 +118,18 @@ export class AppConfig {
   @IsIn(LOG_LEVELS) logLevel: LogLevel = 'info';
   @IsIn(LOG_FORMATS) logFormat: LogFormat = 'json';
 
-  /** What start-up logs show: the secrets replaced by how many there are. */
+  /** Redis joining several instances (pub/sub only, nothing stored); unset: this instance runs alone. */
+  @IsOptional() @IsRedisUrl() redisUrl?: string;
+  /** Pub/sub channel of this deployment, so that several deployments can share one Redis. */
+  @IsString() @MinLength(1) @MaxLength(256) redisChannel = 'pillarbox:events';
+
+  /** What start-up logs show: the secrets replaced (tokens by their count, the Redis password by ***). */
   toJSON(): Record<string, unknown> {
-    return { ...(this as object), subscriberTokens: `[${this.subscriberTokens.length} redacted]` };
+    return {
+      ...(this as object),
+      subscriberTokens: `[${this.subscriberTokens.length} redacted]`,
+      redisUrl: this.redisUrl && redactUrl(this.redisUrl),
+    };
   }
 }
 
@@ -103,6 +151,8 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   STRICT_SCHEMA: { key: 'strictSchema', kind: 'bool' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   LOG_FORMAT: { key: 'logFormat', kind: 'string' },
+  REDIS_URL: { key: 'redisUrl', kind: 'string' },
+  REDIS_CHANNEL: { key: 'redisChannel', kind: 'string' },
 };
 
 /** Variables whose value is never printed, not even in a configuration error. */
@@ -150,7 +200,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const lines = errors.map((e) => {
       const name = byKey.get(e.property) ?? e.property;
       const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
-      const shown = SECRET_VARIABLES.has(name) ? '<redacted>' : JSON.stringify(env[name] ?? '');
+      // Secrets are not echoed; a URL may carry a password.
+      const raw = env[name] ?? '';
+      const shown = SECRET_VARIABLES.has(name)
+        ? '<redacted>'
+        : JSON.stringify(e.property === 'redisUrl' ? redactUrl(raw) : raw);
       return `${name}=${shown}: ${reasons.join('; ')}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);

@@ -1,21 +1,33 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Subject, type Observable } from 'rxjs';
+import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import { Backplane } from '../backplane/backplane.js';
 import type { BroadcastEvent } from './ingest.js';
 
 /**
  * The one place where events enter the stream: accepted events, already serialized into their SSE frame
  * (`data: <json>\n\n`), so that they are serialized once whatever the number of subscribers.
+ * Events accepted here go to this instance's subscribers at once and to the backplane; events from the
+ * backplane (accepted by other instances) go to this instance's subscribers only.
  */
 @Injectable()
-export class EventBus implements OnModuleDestroy {
+export class EventBus implements OnModuleInit, OnModuleDestroy {
   private readonly events = new Subject<BroadcastEvent>();
   readonly events$: Observable<BroadcastEvent> = this.events.asObservable();
+  private incoming?: Subscription;
+
+  constructor(private readonly backplane: Backplane) {}
+
+  onModuleInit(): void {
+    this.incoming = this.backplane.incoming$.subscribe((event) => this.events.next(event));
+  }
 
   publish(event: BroadcastEvent): void {
     this.events.next(event);
+    this.backplane.publish(event);
   }
 
   onModuleDestroy(): void {
+    this.incoming?.unsubscribe();
     this.events.complete();
   }
 }

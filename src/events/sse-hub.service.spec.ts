@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, take, toArray } from 'rxjs';
+import { Backplane } from '../backplane/backplane.js';
+import { LocalBackplane } from '../backplane/local-backplane.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
@@ -40,6 +42,7 @@ describe('SseHub', () => {
         EventBus,
         SseHub,
         MetricsService,
+        { provide: Backplane, useClass: LocalBackplane },
         { provide: AppConfig, useValue: loadConfig({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' }) },
       ],
     }).compile();
@@ -118,6 +121,7 @@ describe('SseHub', () => {
         EventBus,
         SseHub,
         MetricsService,
+        { provide: Backplane, useClass: LocalBackplane },
         { provide: AppConfig, useValue: loadConfig({ MAX_SUBSCRIBERS: '1' }) },
       ],
     }).compile();

@@ -3,6 +3,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIn
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../docs/api-docs.decorators.js';
+import { BackplaneHealthIndicator } from './backplane.health.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
 @Controller('health')
@@ -11,6 +12,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
     private readonly subscribers: SubscribersHealthIndicator,
+    private readonly backplane: BackplaneHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly shutdown: ShutdownState,
     private readonly config: AppConfig,
@@ -24,6 +26,7 @@ export class HealthController {
     return this.health.check([
       () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
       () => this.subscribers.check(),
+      () => this.backplane.check(),
     ]);
   }
 

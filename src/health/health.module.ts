@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { EventsModule } from '../events/events.module.js';
+import { BackplaneHealthIndicator } from './backplane.health.js';
 import { HealthController } from './health.controller.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
@@ -8,6 +9,6 @@ import { SubscribersHealthIndicator } from './subscribers.health.js';
   // Terminus logs every failed check; a draining instance answering 503 is expected, not an error.
   imports: [TerminusModule.forRoot({ logger: false }), EventsModule],
   controllers: [HealthController],
-  providers: [SubscribersHealthIndicator],
+  providers: [SubscribersHealthIndicator, BackplaneHealthIndicator],
 })
 export class HealthModule {}

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
@@ -16,15 +16,20 @@ export interface RunningApp {
 
 /**
  * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
- * Its logs go to `logs` (./log-capture.ts), not to the console.
+ * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
+ * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it).
  */
-export async function startApp(env: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { logger?: LoggerService } = {},
+): Promise<RunningApp> {
   const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot(config, { logDestination: logs })],
   }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
   configureApp(app, config);
+  if (options.logger) app.useLogger(options.logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, config, port, url: `http://127.0.0.1:${port}`, close: () => app.close() };

@@ -1,0 +1,58 @@
+import { buildFrame } from '../events/ingest.js';
+import { RedisMessageCodec, decodeMessage, newInstanceId } from './redis-message.js';
+
+const frameOf = (json: string) => Buffer.from(`data: ${json}\n\n`);
+
+describe('Redis message codec', () => {
+  const codec = new RedisMessageCodec('AAAAAAAAAAAAAAAA');
+  const other = new RedisMessageCodec('BBBBBBBBBBBBBBBB');
+
+  it('carries the frame byte for byte, with event name and session id, to another instance', () => {
+    const event = buildFrame(Buffer.from('{"event_name":"START","session_id":"s-é\\u2028","n":1}'), '10.0.0.1');
+    const message = codec.encode(event);
+    expect(message.toString()).toBe(`1:AAAAAAAAAAAAAAAA\n["START","s-é\u2028"]\n${event.frame.toString()}`);
+    expect(other.isOwn(message)).toBe(false);
+    const decoded = decodeMessage(message);
+    expect(decoded).toEqual({ frame: event.frame, eventName: 'START', sessionId: 's-é\u2028' });
+    expect(decoded?.frame.buffer).toBe(message.buffer); // a view, not a copy
+  });
+
+  it('keeps absent fields absent', () => {
+    const decoded = decodeMessage(codec.encode({ frame: frameOf('{"a":1}') }));
+    expect(decoded).toEqual({ frame: frameOf('{"a":1}'), eventName: undefined, sessionId: undefined });
+  });
+
+  it("recognizes the instance's own messages only", () => {
+    const message = codec.encode({ frame: frameOf('{}') });
+    expect(codec.isOwn(message)).toBe(true);
+    expect(other.isOwn(message)).toBe(false);
+    expect(codec.isOwn(Buffer.from('1:AAAA'))).toBe(false);
+  });
+
+  it.each([
+    ['an empty message', ''],
+    ['plain text', 'hello'],
+    ['another version', '2:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\n'],
+    ['a short origin', '1:AAAA\n[null,null]\ndata: {}\n\n'],
+    ['no header end', '1:AAAAAAAAAAAAAAAA\n[null,null]'],
+    ['a header that is not JSON', '1:AAAAAAAAAAAAAAAA\n[nul\ndata: {}\n\n'],
+    ['a header of the wrong shape', '1:AAAAAAAAAAAAAAAA\n{"e":1}\ndata: {}\n\n'],
+    ['a header with a number', '1:AAAAAAAAAAAAAAAA\n[1,null]\ndata: {}\n\n'],
+    ['a frame that is not a data line', '1:AAAAAAAAAAAAAAAA\n[null,null]\nevent: x\n\n'],
+    ['a frame without its blank line', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n'],
+    ['a frame of two events', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\ndata: {}\n\n'],
+    ['a frame with a second field', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\nid: 7\n\n'],
+    ['a frame with a carriage return', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\rid: 7\n\n'],
+    ['an empty data line', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: \n\n'],
+  ])('ignores %s', (_what, text) => {
+    expect(decodeMessage(Buffer.from(text))).toBeUndefined();
+  });
+
+  it('makes distinct 16-character ids and refuses malformed ones', () => {
+    const ids = new Set(Array.from({ length: 100 }, () => newInstanceId()));
+    expect(ids.size).toBe(100);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(() => new RedisMessageCodec('short')).toThrow();
+    expect(() => new RedisMessageCodec('AAAAAAAAAAAAAAA\n')).toThrow();
+  });
+});

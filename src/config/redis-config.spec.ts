@@ -1,0 +1,52 @@
+import { ConfigError, isRedisUrl, loadConfig, redactUrl } from './app-config.js';
+
+describe('Redis configuration', () => {
+  it('runs alone by default, on the default channel', () => {
+    const config = loadConfig({});
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.redisChannel).toBe('pillarbox:events');
+    expect(loadConfig({ REDIS_URL: '  ' }).redisUrl).toBeUndefined();
+  });
+
+  it.each([
+    'redis://localhost',
+    'redis://redis:6379/0',
+    'rediss://user:p%40ss@cache.example.com:6380/2',
+    'redis://:secret@10.0.0.5',
+    'redis://[::1]:6379',
+  ])('accepts %s', (url) => {
+    expect(isRedisUrl(url)).toBe(true);
+    expect(loadConfig({ REDIS_URL: url, REDIS_CHANNEL: 'staging:events' })).toMatchObject({
+      redisUrl: url,
+      redisChannel: 'staging:events',
+    });
+  });
+
+  it.each([
+    'localhost:6379',
+    'http://localhost:6379',
+    'REDIS://localhost',
+    'redis://',
+    'redis://host:port',
+    'redis://host/zero',
+    'redis://host/0/1',
+    '/var/run/redis.sock',
+  ])('refuses %s, naming REDIS_URL', (url) => {
+    expect(isRedisUrl(url)).toBe(false);
+    expect(() => loadConfig({ REDIS_URL: url })).toThrow(ConfigError);
+    expect(() => loadConfig({ REDIS_URL: url })).toThrow(/REDIS_URL=.*must be a redis:\/\//);
+  });
+
+  it('does not echo a password, in errors or in the logged configuration', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://:hunter2@host' })).toThrow(/REDIS_URL="http:\/\/:\*\*\*@host/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://:hunter2@host:x' })).not.toThrow(/hunter2/);
+    const config = loadConfig({ REDIS_URL: 'rediss://app:hunter2@cache:6380/1' });
+    expect(JSON.stringify(config)).toContain('"redisUrl":"rediss://app:***@cache:6380/1"');
+    expect(JSON.stringify(config)).not.toContain('hunter2');
+    expect(redactUrl('redis://cache:6379')).toBe('redis://cache:6379');
+  });
+
+  it('refuses a channel name longer than 256 characters', () => {
+    expect(() => loadConfig({ REDIS_CHANNEL: 'x'.repeat(257) })).toThrow(/REDIS_CHANNEL/);
+  });
+});

@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { buildFrame } from '../src/events/ingest.js';
+import { RedisMessageCodec } from '../src/backplane/redis-message.js';
+import { json, postEvent, request } from './support/http.js';
+import { startApp, type RunningApp } from './support/app.js';
+import { describeWithRedis, RedisServer } from './support/redis-server.js';
+import { SseClient } from './support/sse-client.js';
+
+interface Health {
+  status: string;
+  details: { backplane: Record<string, unknown> & { status: string } };
+}
+
+interface Numbered {
+  origin: string;
+  n: number;
+}
+
+async function health(app: RunningApp): Promise<{ status: number; body: Health }> {
+  const res = await request(`${app.url}/health`);
+  return { status: res.status, body: json(res) as unknown as Health };
+}
+
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs`. */
+async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function backplaneUp(app: RunningApp): Promise<void> {
+  return waitUntil(async () => (await health(app)).status === 200, 10_000, `the backplane of ${app.url}`);
+}
+
+async function reader(app: RunningApp): Promise<SseClient> {
+  const client = await new SseClient(`${app.url}/events`).connect();
+  await client.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+  return client;
+}
+
+async function post(app: RunningApp, event: object): Promise<void> {
+  const res = await postEvent(app.url, event);
+  if (res.status !== 204) throw new Error(`POST to ${app.url} answered ${res.status} ${res.body}`);
+}
+
+/** The numbered events a reader got, by origin, in the order received. */
+function byOrigin(client: SseClient): Record<string, number[]> {
+  const result: Record<string, number[]> = {};
+  for (const { origin, n } of client.json<Numbered>()) (result[origin] ??= []).push(n);
+  return result;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+/** Collects the log lines of the backplane (every app in this process logs here). */
+class BackplaneLog {
+  readonly lines: string[] = [];
+  private add = (message: unknown, ...rest: unknown[]) => {
+    if (rest.at(-1) === 'RedisBackplane') this.lines.push(String(message));
+  };
+  log = this.add;
+  warn = this.add;
+  error = this.add;
+  debug = () => undefined;
+  verbose = () => undefined;
+  count(pattern: RegExp): number {
+    return this.lines.filter((l) => pattern.test(l)).length;
+  }
+}
+
+describe('backplane: one instance alone', () => {
+  it('GET /health reports the local backplane as up when REDIS_URL is not set', async () => {
+    const app = await startApp();
+    try {
+      const { status, body } = await health(app);
+      expect(status).toBe(200);
+      expect(body.details.backplane).toEqual({ status: 'up', mode: 'local' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
+  let redis: RedisServer;
+  let apps: RunningApp[];
+  let other: RunningApp;
+  const channel = `test:${randomUUID()}`;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    const env = { REDIS_URL: `${redis.url}/0`, REDIS_CHANNEL: channel };
+    apps = await Promise.all([1, 2, 3].map(() => startApp(env)));
+    // Another deployment on the same Redis, on its own channel.
+    other = await startApp({ REDIS_URL: redis.url, REDIS_CHANNEL: `${channel}:other` });
+    await Promise.all([...apps, other].map(backplaneUp));
+  });
+
+  afterAll(async () => {
+    await Promise.all([...(apps ?? []), other].filter(Boolean).map((a) => a.close()));
+    await redis?.stop();
+  });
+
+  it('delivers a POST to either of two instances to the readers of both, exactly once and in order', async () => {
+    const [a, b] = apps;
+    const readers = await Promise.all([a, a, b, b].map(reader));
+    const events: Array<[RunningApp, Numbered]> = [];
+    for (let i = 0; i < 40; i++) {
+      const origin = i % 3 === 0 ? 'b' : 'a'; // uneven, so that runs from one instance are interleaved too
+      events.push([origin === 'a' ? a : b, { origin, n: events.filter(([, e]) => e.origin === origin).length }]);
+    }
+    for (const [app, event] of events) await post(app, { event_name: 'POS', session_id: 's', ...event });
+
+    await Promise.all(readers.map((r) => r.waitForEvents(events.length)));
+    await settle(); // a duplicate (an instance's own event coming back from Redis) would arrive by now
+    const counts = { a: events.filter(([, e]) => e.origin === 'a').length, b: 0 };
+    counts.b = events.length - counts.a;
+    // The frame crosses Redis as it was serialized: the same bytes on every instance.
+    const frames = events.map(([, e]) =>
+      JSON.stringify({ event_name: 'POS', session_id: 's', ...e, user_ip: '127.0.0.1' }),
+    );
+    for (const r of readers) {
+      expect(byOrigin(r)).toEqual({ a: range(counts.a), b: range(counts.b) });
+      expect([...r.events].sort()).toEqual([...frames].sort());
+      expect(r.ended).toBe(false);
+      r.close();
+    }
+  });
+
+  it('delivers 1,000 events posted round-robin to three instances completely, once and in order, to all', async () => {
+    const readers = await Promise.all([...apps, ...apps].map(reader));
+    const otherReader = await reader(other);
+    const before = await Promise.all(apps.map(health));
+    const total = 1000;
+    // One sequential poster per instance, the three in parallel: event k goes to instance k % 3.
+    await Promise.all(
+      apps.map(async (app, i) => {
+        for (let k = i; k < total; k += 3) await post(app, { event_name: 'RR', origin: `i${i}`, n: (k - i) / 3 });
+      }),
+    );
+    await Promise.all(readers.map((r) => r.waitForEvents(total, 15_000)));
+    await settle();
+    const expected = { i0: range(334), i1: range(333), i2: range(333) };
+    for (const r of readers) {
+      expect(byOrigin(r)).toEqual(expected);
+      r.close();
+    }
+    // Each instance published its own third and received the other two thirds, each event once.
+    const after = await Promise.all(apps.map(health));
+    apps.forEach((_, i) => {
+      const was = before[i].body.details.backplane as Record<string, number>;
+      const now = after[i].body.details.backplane as Record<string, number>;
+      const own = i === 0 ? 334 : 333;
+      expect(now.published - was.published).toBe(own);
+      expect(now.received - was.received).toBe(total - own);
+      expect(now.dropped).toBe(0);
+    });
+    // The deployment on another channel saw none of it.
+    expect(otherReader.events).toEqual([]);
+    otherReader.close();
+  });
+
+  it('keeps anything on the channel that is not a well-formed event from the readers', async () => {
+    const readers = await Promise.all(apps.map(reader));
+    const before = (await health(apps[0])).body.details.backplane.ignored as number;
+    const client = new Redis(redis.url);
+    try {
+      const stranger = new RedisMessageCodec();
+      const valid = stranger.encode(buildFrame(Buffer.from('{"event_name":"FROM_ELSEWHERE"}'), '10.1.2.3'));
+      await client.publish(channel, 'hello');
+      await client.publish(channel, Buffer.concat([valid, Buffer.from('data: {"injected":true}\n\n')]));
+      await client.publish(channel, valid);
+      for (const r of readers) {
+        await r.waitForEvents(1);
+        await settle();
+        expect(r.events).toEqual(['{"event_name":"FROM_ELSEWHERE","user_ip":"10.1.2.3"}']);
+        r.close();
+      }
+      expect((await health(apps[0])).body.details.backplane.ignored).toBe(before + 2);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describeWithRedis('backplane: Redis failures', () => {
+  const log = new BackplaneLog();
+  const channel = `test:${randomUUID()}`;
+  const started: RunningApp[] = [];
+  const servers: RedisServer[] = [];
+
+  const start = async (url: string) => {
+    const app = await startApp({ REDIS_URL: url, REDIS_CHANNEL: channel }, { logger: log });
+    started.push(app);
+    return app;
+  };
+
+  afterAll(async () => {
+    await Promise.all(started.map((a) => a.close()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('keeps serving while Redis is killed, and shares events again once it is back on the same port', async () => {
+    const redis = await RedisServer.start();
+    servers.push(redis);
+    const [a, b] = [await start(redis.url), await start(redis.url)];
+    await Promise.all([a, b].map(backplaneUp));
+    const [readerA, readerB] = await Promise.all([reader(a), reader(b)]);
+
+    // A stream of events to A, during which Redis is killed without warning.
+    let stop = false;
+    const statuses: number[] = [];
+    let sent = 0;
+    const stream = (async () => {
+      for (; !stop && sent < 1000; sent++) {
+        statuses.push((await postEvent(a.url, { event_name: 'STREAM', origin: 'stream', n: sent })).status);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await readerB.waitFor((c) => c.events.length >= 10, 5000, 'the stream on B');
+    await redis.kill('SIGKILL');
+    await waitUntil(async () => (await health(a)).status === 503, 5000, 'GET /health on A to report the outage');
+    await new Promise((r) => setTimeout(r, 300)); // the stream goes on while Redis is away
+    stop = true;
+    await stream;
+    // Every POST was accepted, and A's own readers got every event, in order, Redis or not.
+    expect(statuses.every((s) => s === 204)).toBe(true);
+    await readerA.waitForEvents(sent);
+    expect(byOrigin(readerA)).toEqual({ stream: range(sent) });
+
+    for (const app of [a, b]) {
+      const { status, body } = await health(app);
+      expect(status).toBe(503);
+      expect(body.status).toBe('error');
+      expect(body.details.backplane).toMatchObject({ status: 'down', mode: 'redis' });
+      expect((await request(`${app.url}/health/live`)).status).toBe(200);
+      expect((await request(`${app.url}/health/ready`)).status).toBe(200);
+    }
+
+    // While Redis is away each instance serves its own readers; nothing is kept for later.
+    const whileDown = Array.from({ length: 5 }, (_, n) => ({ event_name: 'DOWN', origin: 'down', n }));
+    for (const event of whileDown) await post(a, event);
+    await readerA.waitForEvents(sent + whileDown.length);
+    await post(b, { event_name: 'DOWN_B', origin: 'down-b', n: 0 });
+    await readerB.waitFor((c) => c.events.some((e) => e.includes('DOWN_B')), 2000, 'B to serve its own event');
+
+    await redis.restart();
+    const restartedAt = Date.now();
+    await Promise.all([a, b].map(backplaneUp));
+    let probes = 0;
+    await waitUntil(
+      async () => {
+        await post(a, { event_name: 'PROBE', origin: 'probe', n: probes++ });
+        await new Promise((r) => setTimeout(r, 100));
+        return readerB.events.some((e) => e.includes('"PROBE"'));
+      },
+      10_000,
+      'events from A to reach B again',
+    );
+    const resumedAfterMs = Date.now() - restartedAt;
+    expect(resumedAfterMs).toBeLessThan(10_000);
+    await post(a, { event_name: 'AFTER', origin: 'after', n: 0 });
+    await readerB.waitFor((c) => c.events.some((e) => e.includes('"AFTER"')), 2000, 'the event after the return');
+
+    const seenByB = byOrigin(readerB);
+    expect(seenByB.down).toBeUndefined(); // dropped while Redis was away, not delivered late
+    expect(seenByB['down-b']).toEqual([0]);
+    expect(seenByB.after).toEqual([0]);
+    // B got a gap-free prefix of the stream (what was published before the kill), in order, once each.
+    expect(seenByB.stream).toEqual(range(seenByB.stream.length));
+    expect(readerA.ended || readerB.ended).toBe(false);
+    // A shared or dropped each event it accepted, and dropped at least those accepted while Redis was away.
+    const accepted = sent + whileDown.length + probes + 1;
+    const counts = async () => (await health(a)).body.details.backplane as Record<string, number>;
+    await waitUntil(async () => ((c) => c.published + c.dropped === accepted)(await counts()), 2000, 'the counts');
+    expect((await counts()).dropped).toBeGreaterThanOrEqual(whileDown.length);
+
+    // One line per instance when Redis went and one when it came back, not one per event.
+    expect(log.count(/backplane down \(connection lost/)).toBe(2);
+    expect(log.count(/backplane up again after/)).toBe(2);
+    readerA.close();
+    readerB.close();
+  });
+
+  it('notices a Redis that hangs (SIGSTOP) and shares again once it answers (SIGCONT)', async () => {
+    const redis = await RedisServer.start();
+    servers.push(redis);
+    const [a, b] = [await start(redis.url), await start(redis.url)];
+    await Promise.all([a, b].map(backplaneUp));
+    const [readerA, readerB] = await Promise.all([reader(a), reader(b)]);
+    const noticed = log.count(/connection lost: no answer to PING/);
+    process.kill(redis.pid as number, 'SIGSTOP');
+    try {
+      // The connections stay open but nothing answers: only the PINGs can tell.
+      await post(a, { event_name: 'HUNG', origin: 'hung', n: 0 });
+      await readerA.waitForEvents(1);
+      await waitUntil(async () => (await health(a)).status === 503, 20_000, 'GET /health on A to report the hang');
+      expect((await request(`${a.url}/health/live`)).status).toBe(200);
+      expect((await request(`${a.url}/health/ready`)).status).toBe(200);
+      expect(log.count(/connection lost: no answer to PING/)).toBeGreaterThan(noticed);
+    } finally {
+      process.kill(redis.pid as number, 'SIGCONT');
+    }
+    await Promise.all([a, b].map(backplaneUp));
+    await post(a, { event_name: 'ANSWERS_AGAIN', origin: 'again', n: 0 });
+    await readerB.waitFor((c) => c.events.some((e) => e.includes('ANSWERS_AGAIN')), 5000, 'A to reach B again');
+    readerA.close();
+    readerB.close();
+  });
+
+  it('starts while Redis is unreachable and joins the others once Redis appears', async () => {
+    const redis = await RedisServer.start();
+    servers.push(redis);
+    await redis.kill(); // its port is now free: nothing answers there
+    const downLines = log.count(/backplane down \(unreachable/);
+    const a = await start(redis.url);
+    const readerA = await reader(a);
+    await post(a, { event_name: 'ALONE', origin: 'alone', n: 0 });
+    await readerA.waitForEvents(1);
+    await waitUntil(async () => (await health(a)).status === 503, 5000, 'GET /health to report the backplane down');
+    expect((await request(`${a.url}/health/live`)).status).toBe(200);
+    expect((await request(`${a.url}/health/ready`)).status).toBe(200);
+    expect(log.count(/backplane down \(unreachable/)).toBe(downLines + 1);
+
+    await redis.restart();
+    const b = await start(redis.url);
+    await Promise.all([a, b].map(backplaneUp));
+    const readerB = await reader(b);
+    await post(a, { event_name: 'JOINED', origin: 'joined', n: 0 });
+    await post(b, { event_name: 'JOINED', origin: 'joined-b', n: 0 });
+    await Promise.all([readerA.waitForEvents(3), readerB.waitForEvents(2)]);
+    await settle();
+    expect(byOrigin(readerA)).toEqual({ alone: [0], joined: [0], 'joined-b': [0] });
+    expect(byOrigin(readerB)).toEqual({ joined: [0], 'joined-b': [0] });
+    readerA.close();
+    readerB.close();
+  });
+});
