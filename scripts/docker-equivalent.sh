@@ -87,8 +87,10 @@ step "HEALTHCHECK: ${healthcheck[*]}"
 healthy=''
 for _ in $(seq 1 60); do # at most about 30 s
   kill -0 "$server_pid" 2>/dev/null || {
+    code=0
+    wait "$server_pid" || code=$?
     cat "$work/server.log"
-    fail "the service exited during start-up"
+    fail "the service exited during start-up with status $code$( ((code > 128)) && echo " (signal $((code - 128)))")"
   }
   if timeout 10 "${healthcheck[@]}"; then
     healthy=yes
