@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# Two stages: the build stage has the dev dependencies and compiles TypeScript; the runtime stage has only
+# the production dependencies and dist/. scripts/docker-equivalent.sh runs these same steps without Docker
+# (it reads the COPY and HEALTHCHECK lines of this file), and CI runs it.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The image has no git: the `prepare` script (git hooks) is a no-op here and never fails.
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production PORT=8080
+WORKDIR /app
+COPY package.json package-lock.json ./
+# No production dependency needs an install script, and `prepare` is for a git checkout only.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# Files stay owned by root: the service only reads them.
+USER node
+EXPOSE 8080
+# Liveness through Node's own fetch: the slim image has no curl. Bounded by its own 4 s timeout.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 and gets `docker stop`'s SIGTERM itself: main.ts ends the streams and exits within SHUTDOWN_TIMEOUT_MS.
+CMD ["node", "dist/main.js"]
