@@ -23,7 +23,8 @@ export async function startApp(
   env: Record<string, string> = {},
   options: { logger?: LoggerService } = {},
 ): Promise<RunningApp> {
-  const config = loadConfig({ ...env, PORT: '0', HOST: '127.0.0.1' });
+  // The heap /health checks is jest's, shared by every test file of a run: its limit is raised unless a test sets it.
+  const config = loadConfig({ HEALTH_MAX_HEAP_MB: '65536', ...env, PORT: '0', HOST: '127.0.0.1' });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot(config, { logDestination: logs })],
   }).compile();
