@@ -55,7 +55,7 @@ const players = Math.floor(number('players', 1, 20_000));
 const durationMs = number('duration', 1, 86_400) * 1000;
 const heartbeatMs = number('heartbeat', 0.1, 600) * 1000;
 const errorRate = number('error-rate', 0, 1);
-const sessionMs = number('session', 1, 86_400) * 1000;
+const sessionMs = number('session', 0.1, 86_400) * 1000;
 
 let target;
 try {
@@ -198,12 +198,16 @@ function event(name, session, data) {
 // ---- Sending ------------------------------------------------------------------------------------
 
 // Few sockets, reused: what a fleet of players looks like to the service through a load balancer.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const counts = { sent: 0, ok: 0, failed: 0, byName: {}, lastError: '' };
 let inFlight = 0;
 const MAX_IN_FLIGHT = 2000; // past that, events are dropped rather than queued without bound
 
-function post(name, body, contentType) {
+/**
+ * Sends one event of `device`. A player's events go out one after the other, as a real player's do (seconds
+ * apart), so they arrive in order; events past MAX_IN_FLIGHT (sent or waiting) are dropped and counted as failed.
+ */
+function post(device, name, body) {
   if (inFlight >= MAX_IN_FLIGHT) {
     counts.failed++;
     counts.lastError = 'too many requests in flight: the service does not keep up';
@@ -212,28 +216,31 @@ function post(name, body, contentType) {
   inFlight++;
   counts.sent++;
   counts.byName[name] = (counts.byName[name] ?? 0) + 1;
-  const req = http.request(
-    target,
-    { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
-    (res) => {
-      res.resume();
-      res.on('end', () => {
-        inFlight--;
-        if (res.statusCode === 204) counts.ok++;
-        else {
-          counts.failed++;
-          counts.lastError = `HTTP ${res.statusCode}`;
-        }
-      });
-    },
-  );
-  req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-  req.on('error', (err) => {
-    inFlight--;
-    counts.failed++;
-    counts.lastError = err.code ?? err.message;
+  device.queue = device.queue.then(() => send(body, device.contentType));
+}
+
+function send(body, contentType) {
+  return new Promise((resolve) => {
+    const done = (error) => {
+      inFlight--;
+      if (error) {
+        counts.failed++;
+        counts.lastError = error;
+      } else counts.ok++;
+      resolve();
+    };
+    const req = http.request(
+      target,
+      { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode === 204 ? undefined : `HTTP ${res.statusCode}`));
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => done(err.code ?? err.message));
+    req.end(body);
   });
-  req.end(body);
 }
 
 // ---- Players ------------------------------------------------------------------------------------
@@ -266,9 +273,9 @@ function runPlayer(device) {
   };
   device.session = session;
   activeSessions++;
-  post('START', event('START', session, startData(device, session)), device.contentType);
+  post(device, 'START', event('START', session, startData(device, session)));
   // Players send a first heartbeat with the START, then one per period.
-  post('HEARTBEAT', event('HEARTBEAT', session, statusData(session, Date.now())), device.contentType);
+  post(device, 'HEARTBEAT', event('HEARTBEAT', session, statusData(session, Date.now())));
   const beat = () => {
     if (session.ended) return;
     const now = Date.now();
@@ -279,7 +286,7 @@ function runPlayer(device) {
       return;
     }
     if (Math.random() < 0.05) session.stalls++;
-    post('HEARTBEAT', event('HEARTBEAT', session, statusData(session, now)), device.contentType);
+    post(device, 'HEARTBEAT', event('HEARTBEAT', session, statusData(session, now)));
     later(heartbeatMs, beat); // past --duration, finish() sends the STOP
   };
   later(heartbeatMs, beat);
@@ -293,13 +300,13 @@ function end(device, session, name) {
     name === 'ERROR'
       ? { ...pick(ERRORS[device.flavour]), ...statusData(session, Date.now()), log: '{"history":[]}' }
       : statusData(session, Date.now());
-  post(name, event(name, session, data), device.contentType);
+  post(device, name, event(name, session, data));
 }
 
 const FLAVOURS = ['web', 'web', 'apple', 'android'];
 const devices = [];
 for (let i = 0; i < players; i++) {
-  const device = newDevice(FLAVOURS[i % FLAVOURS.length]);
+  const device = { ...newDevice(FLAVOURS[i % FLAVOURS.length]), queue: Promise.resolve(), session: undefined };
   devices.push(device);
   // Players start spread over the first heartbeat period, not all in the same millisecond.
   later(Math.random() * Math.min(heartbeatMs, durationMs / 2), () => runPlayer(device));

@@ -67,6 +67,13 @@ describe('ConsoleModel', () => {
     expect(model.activeSessions(T0 + 200)).toEqual({ total: 1, byPlatform: [['Web', 1]] });
     expect(model.activeSessions(T0 + 2 * DEFAULT_HEARTBEAT_MS - 1).total).toBe(1);
     expect(model.activeSessions(T0 + 2 * DEFAULT_HEARTBEAT_MS + 1).total).toBe(0);
+    // Heard from again after the silence: active again, and still shown with its START's player and media.
+    const late = model.add(ev('HEARTBEAT', 'c'), T0 + 5 * DEFAULT_HEARTBEAT_MS);
+    expect(late).toMatchObject({ platform: 'Web', media: 'urn:m:1' });
+    expect(model.activeSessions(T0 + 5 * DEFAULT_HEARTBEAT_MS + 1).total).toBe(1);
+    // Silent for very long: forgotten.
+    model.activeSessions(T0 + 1_000 * DEFAULT_HEARTBEAT_MS);
+    expect(model.add(ev('HEARTBEAT', 'c'), T0 + 1_000 * DEFAULT_HEARTBEAT_MS)?.platform).toBe('');
   });
 
   it('measures the heartbeat period from the gaps between heartbeats', () => {

@@ -12,6 +12,9 @@ export const OTHER = '(other)';
 /** The heartbeat period assumed until one is measured (Pillarbox players send one every 30 s). */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
 
+/** A silent session is forgotten after this many active windows (or 10 minutes, if longer). */
+const FORGET_AFTER_WINDOWS = 10;
+
 function text(value) {
   return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
 }
@@ -117,7 +120,8 @@ export class ConsoleModel {
     this.maxSessions = maxSessions;
     /**
      * session id -> { lastSeen, platform, version, media, lastHeartbeat }: sessions started (START seen) and not
-     * ended. Only a START carries the player and the media: the session's later events are shown with them.
+     * ended. Only a START carries the player and the media: the session's later events are shown with them, even
+     * after a silence that made the session inactive; a session silent for much longer is forgotten.
      */
     this.sessions = new Map();
     this.heartbeatMs = undefined;
@@ -195,21 +199,25 @@ export class ConsoleModel {
   }
 
   /**
-   * Sessions with a START and no STOP or ERROR, heard from within two heartbeat periods; forgets the others.
+   * Sessions with a START and no STOP or ERROR, heard from within two heartbeat periods. Forgets sessions silent
+   * for much longer.
    * @returns {{ total: number, byPlatform: Array<[string, number]> }}
    */
   activeSessions(now = Date.now()) {
     const since = now - this.activeWindowMs;
+    const forgetBefore = now - Math.max(FORGET_AFTER_WINDOWS * this.activeWindowMs, 600_000);
     const byPlatform = new Map();
+    let total = 0;
     for (const [id, session] of this.sessions) {
       if (session.lastSeen < since) {
-        this.sessions.delete(id);
+        if (session.lastSeen < forgetBefore) this.sessions.delete(id);
         continue;
       }
+      total++;
       const platform = session.platform || UNKNOWN;
       byPlatform.set(platform, (byPlatform.get(platform) ?? 0) + 1);
     }
-    return { total: this.sessions.size, byPlatform: [...byPlatform].sort((a, b) => b[1] - a[1]) };
+    return { total, byPlatform: [...byPlatform].sort((a, b) => b[1] - a[1]) };
   }
 
   /**

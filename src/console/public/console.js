@@ -299,7 +299,10 @@ function renderTable() {
     setText(cells[0], clock(entry.receivedAt));
     const tag = cells[1].firstChild;
     setText(tag, entry.name || NONE);
-    tag.style.background = colorOf(entry.name);
+    if (tag.colorOf !== entry.name) {
+      tag.colorOf = entry.name;
+      tag.style.background = colorOf(entry.name);
+    }
     const values = [entry.session, entry.platform, entry.version, entry.media, entry.ip];
     for (let c = 0; c < values.length; c++) {
       setText(cells[c + 2], values[c]);
