@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import { Controller, Get, NotFoundException, Param, Req, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ConsoleAssets, type ConsoleAsset } from './console-assets.service.js';
 
@@ -41,6 +41,7 @@ export class ConsoleController {
   }
 
   private send(res: Response, asset: ConsoleAsset | undefined): void {
+    if (this.assets.missing) throw new ServiceUnavailableException(this.assets.missing);
     if (!asset) throw new NotFoundException('No such console file');
     res.set({
       'Content-Type': asset.contentType,
