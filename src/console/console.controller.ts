@@ -1,4 +1,5 @@
 import { Controller, Get, NotFoundException, Param, Req, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ConsoleAssets, type ConsoleAsset } from './console-assets.service.js';
 
@@ -14,7 +15,8 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The live console: a page of this service that reads its own `GET /events` stream. */
+/** The live console: a page of this service that reads its own `GET /events` stream. Not part of the API docs. */
+@ApiExcludeController()
 @Controller()
 export class ConsoleController {
   constructor(private readonly assets: ConsoleAssets) {}

@@ -103,7 +103,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       this.logger.log({
         msg: 'subscriber connected',
         ...streamClient(res),
-        ...(filter && { filter: filter.key }),
+        // Not the filter's values: a session id is personal data, kept out of logs like the query string.
+        ...(filter && { filtered: true }),
         subscribers: this.size,
       });
       return () => {
