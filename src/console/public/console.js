@@ -283,7 +283,11 @@ function row(index) {
 
 function renderTable() {
   if (paused) {
-    setText(ui.eventsStatus, `Paused: ${(model.total - pausedTotal).toLocaleString('en')} new events not shown.`);
+    const unseen = model.total - pausedTotal;
+    setText(
+      ui.eventsStatus,
+      `Paused: ${unseen.toLocaleString('en')} new ${unseen === 1 ? 'event' : 'events'} not shown.`,
+    );
     return;
   }
   const filter = { name: ui.nameFilter.value, text: ui.textFilter.value };
