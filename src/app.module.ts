@@ -5,6 +5,7 @@ import { BackplaneModule } from './backplane/backplane.module.js';
 import { CommonModule } from './common/common.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { ConsoleModule } from './console/console.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
@@ -31,6 +32,7 @@ export class AppModule {
         RateLimitModule.forRoot(config),
         EventsModule,
         HealthModule,
+        ConsoleModule,
       ],
     };
   }

@@ -78,6 +78,17 @@ describe('API docs: /docs and /docs-json', () => {
     expect(ok.content!['text/event-stream'].example).toMatch(/^: connected\n\ndata: \{"event_name":"START"/);
     expect((stream.responses['401'] as OpenAPIV3.ResponseObject).content!['application/json'].schema).toEqual(errorRef);
     expect(stream.security).toEqual([{ 'subscriber-token': [] }, { access_token: [] }]);
+    // The stream filters, and the 400 of an empty one.
+    const filters = (stream.parameters as OpenAPIV3.ParameterObject[]).map(({ name, in: where, required }) => ({
+      name,
+      where,
+      required,
+    }));
+    expect(filters).toEqual([
+      { name: 'event_name', where: 'query', required: false },
+      { name: 'session_id', where: 'query', required: false },
+    ]);
+    expect((stream.responses['400'] as OpenAPIV3.ResponseObject).content!['application/json'].schema).toEqual(errorRef);
     expect(doc.paths['/metrics']!.get!.security).toEqual([{ 'subscriber-token': [] }, { access_token: [] }]);
     expect(doc.components!.securitySchemes).toEqual({
       'subscriber-token': expect.objectContaining({ type: 'http', scheme: 'bearer' }),

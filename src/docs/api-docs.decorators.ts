@@ -10,6 +10,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiPayloadTooLargeResponse,
+  ApiQuery,
   ApiSecurity,
   ApiServiceUnavailableResponse,
   ApiTooManyRequestsResponse,
@@ -132,6 +133,25 @@ export const DocumentStream = () =>
         'Bearer header or, for the browser EventSource that cannot set headers, as `?access_token=`.',
     }),
     ApiExtraModels(BroadcastEventDto),
+    ApiQuery({
+      name: 'event_name',
+      required: false,
+      description: 'Only events whose `event_name` is one of these (comma-separated, exact match)',
+      example: 'ERROR,START',
+    }),
+    ApiQuery({
+      name: 'session_id',
+      required: false,
+      description:
+        'Only events whose `session_id` is one of these (comma-separated); with `event_name`, both must match',
+    }),
+    ApiBadRequestResponse(
+      error('A filter parameter is empty or has an empty item (`?event_name=`, `?event_name=ERROR,`)', {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'event_name must be a comma-separated list of non-empty values',
+      }),
+    ),
     ApiOkResponse({
       description: `An endless text/event-stream; each \`data:\` line holds one event, schema ${getSchemaPath(BroadcastEventDto)}`,
       content: {

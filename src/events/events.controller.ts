@@ -5,6 +5,7 @@ import {
   MethodNotAllowedException,
   Options,
   Post,
+  Query,
   Req,
   Res,
   ServiceUnavailableException,
@@ -28,6 +29,7 @@ import { EventBus } from './event-bus.service.js';
 import { buildFrame, normalizeIp, type BroadcastEvent, type EventCheck } from './ingest.js';
 import { rejectReason } from './rejection.js';
 import { SseHub } from './sse-hub.service.js';
+import { parseStreamFilter } from './stream-filter.js';
 
 const INGEST_METHODS = 'POST, OPTIONS';
 const STREAM_METHODS = 'GET, HEAD, OPTIONS';
@@ -83,17 +85,21 @@ export class EventsController {
     throw new MethodNotAllowedException(`Use POST on /api/events`);
   }
 
-  /** The live stream of every event accepted from now on, as Server-Sent Events. */
+  /**
+   * The live stream of every event accepted from now on, as Server-Sent Events; `?event_name=A,B` and
+   * `?session_id=X` keep only the matching events.
+   */
   @Sse('events')
   @UseGuards(SubscriberTokenGuard)
   @DocumentStream()
-  stream(@Res() res: Response): Observable<MessageEvent> {
+  stream(@Res() res: Response, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
     res.setHeader('Access-Control-Allow-Origin', CORS_HEADERS['Access-Control-Allow-Origin']);
+    const filter = parseStreamFilter(query);
     if (this.shutdown.isShuttingDown) throw new ServiceUnavailableException('The service is shutting down');
     if (this.hub.isFull) {
       throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
     }
-    return this.hub.attach(res);
+    return this.hub.attach(res, filter);
   }
 
   @Options('events')

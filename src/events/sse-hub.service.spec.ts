@@ -7,6 +7,7 @@ import { AppConfig, loadConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
 import { SseHub } from './sse-hub.service.js';
+import { parseStreamFilter } from './stream-filter.js';
 
 /** Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. */
 class RecordingResponse {
@@ -30,6 +31,11 @@ class RecordingResponse {
 }
 
 const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });
+const named = (eventName: string, sessionId: string) => ({
+  frame: Buffer.from(`data: {"event_name":"${eventName}","session_id":"${sessionId}"}\n\n`),
+  eventName,
+  sessionId,
+});
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('SseHub', () => {
@@ -53,9 +59,9 @@ describe('SseHub', () => {
 
   afterEach(() => hub.onModuleDestroy());
 
-  function attach(): RecordingResponse {
+  function attach(query?: Record<string, string>): RecordingResponse {
     const res = new RecordingResponse();
-    hub.attach(res as unknown as ServerResponse).subscribe();
+    hub.attach(res as unknown as ServerResponse, parseStreamFilter(query)).subscribe();
     return res;
   }
 
@@ -108,11 +114,45 @@ describe('SseHub', () => {
     expect(res.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('gives a filtered subscriber the matching frames of the turn in one write, others the whole turn', async () => {
+    const all = attach();
+    const errors = attach({ event_name: 'ERROR' });
+    const errorsToo = attach({ event_name: 'ERROR' });
+    const s1 = attach({ session_id: 's1', event_name: 'START,ERROR' });
+    const none = attach({ event_name: 'STOP' });
+    const events = [named('START', 's1'), named('HEARTBEAT', 's1'), named('ERROR', 's2'), named('ERROR', 's1')];
+    for (const e of events) bus.publish(e);
+    await nextTurn();
+    const text = (list: typeof events) => list.map((e) => e.frame.toString()).join('');
+    expect(all.writes).toEqual([text(events)]);
+    expect(errors.writes).toEqual([text([events[2], events[3]])]);
+    expect(errorsToo.writes).toEqual(errors.writes);
+    expect(s1.writes).toEqual([text([events[0], events[3]])]);
+    expect(none.writes).toEqual([]);
+    expect(hub.stats()).toMatchObject({ subscribers: 5 });
+  });
+
+  it('keeps a filtered stream alive while others receive broadcasts, and cuts it off when it does not read', async () => {
+    const all = attach();
+    const errors = attach({ event_name: 'ERROR' });
+    for (let i = 0; i < 6; i++) {
+      bus.publish(named('HEARTBEAT', 's'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(all.writes.filter((w) => w.startsWith('data:'))).toHaveLength(6);
+    expect(errors.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
+    errors.unsent = 4096;
+    bus.publish(named('ERROR', 's'));
+    await nextTurn();
+    expect(errors.destroyed).toBe(true);
+    expect(hub.stats()).toMatchObject({ subscribers: 1, disconnected: { slow: 1 } });
+  });
+
   it('ends every stream on shutdown', () => {
-    const responses = [attach(), attach()];
+    const responses = [attach(), attach(), attach({ event_name: 'ERROR' })];
     hub.endAll();
     expect(responses.every((r) => r.ended)).toBe(true);
-    expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { shutdown: 2 } });
+    expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { shutdown: 3 } });
   });
 
   it('reports full at MAX_SUBSCRIBERS', async () => {

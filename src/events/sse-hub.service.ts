@@ -5,15 +5,23 @@ import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
 import type { BroadcastEvent } from './ingest.js';
+import { matchesFilter, type StreamFilter } from './stream-filter.js';
 
 export type DisconnectReason = 'client' | 'slow' | 'shutdown';
 
 interface Subscriber {
   readonly res: ServerResponse;
   readonly connectedAt: number;
-  /** Last keep-alive or greeting written to this stream alone (broadcasts are tracked once for all). */
+  /**
+   * Last keep-alive or greeting written to this stream alone (broadcasts are tracked once for all); for a
+   * filtered subscriber, its last write of any kind.
+   */
   lastOwnWriteAt: number;
+  /** Only events that match it are sent; absent on unfiltered subscribers, which take the shared path. */
+  readonly filter?: StreamFilter;
 }
+
+type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
 
@@ -27,11 +35,14 @@ function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
  * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn are
  * joined and written with one write per subscriber (per turn, not per event). A subscriber whose unsent
  * bytes pass SSE_MAX_BUFFER_BYTES is cut off, so nobody waits for it and memory stays bounded.
+ * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
+ * of the turn's matching frames, built once per distinct filter.
  */
 @Injectable()
 export class SseHub implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SseHub.name);
   private readonly subscribers = new Set<Subscriber>();
+  private readonly filtered = new Set<FilteredSubscriber>();
   private pending: BroadcastEvent[] = [];
   private flushScheduled = false;
   private lastBroadcastAt = Date.now();
@@ -44,7 +55,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {
-    metrics.countSubscribersWith(() => this.subscribers.size);
+    metrics.countSubscribersWith(() => this.size);
   }
 
   onModuleInit(): void {
@@ -61,16 +72,16 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   get size(): number {
-    return this.subscribers.size;
+    return this.subscribers.size + this.filtered.size;
   }
 
   get isFull(): boolean {
-    return this.subscribers.size >= this.config.maxSubscribers;
+    return this.size >= this.config.maxSubscribers;
   }
 
   stats(): { subscribers: number; max: number; disconnected: Record<DisconnectReason, number> } {
     return {
-      subscribers: this.subscribers.size,
+      subscribers: this.size,
       max: this.config.maxSubscribers,
       disconnected: { ...this.disconnects },
     };
@@ -80,26 +91,36 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
    * The stream of one subscriber, for an `@Sse()` handler. Its first message, a comment, makes Nest send the
    * headers at once (so `onopen` fires before any event); events are then written by the hub straight to the
    * response, and unsubscribing (Nest does it when the client goes) removes the subscriber.
+   * With a `filter`, only the events that match it are written.
    */
-  attach(res: ServerResponse): Observable<MessageEvent> {
+  attach(res: ServerResponse, filter?: StreamFilter): Observable<MessageEvent> {
     return new Observable<MessageEvent>((observer) => {
       observer.next({ comment: 'connected' });
       const now = Date.now();
-      const subscriber: Subscriber = { res, connectedAt: now, lastOwnWriteAt: now };
-      this.subscribers.add(subscriber);
-      this.logger.log({ msg: 'subscriber connected', ...streamClient(res), subscribers: this.subscribers.size });
+      const subscriber = { res, connectedAt: now, lastOwnWriteAt: now, filter };
+      const set: Set<Subscriber> = filter ? this.filtered : this.subscribers;
+      set.add(subscriber);
+      this.logger.log({
+        msg: 'subscriber connected',
+        ...streamClient(res),
+        // Not the filter's values: a session id is personal data, kept out of logs like the query string.
+        ...(filter && { filtered: true }),
+        subscribers: this.size,
+      });
       return () => {
-        if (this.subscribers.delete(subscriber)) this.disconnected(subscriber, 'client');
+        if (set.delete(subscriber)) this.disconnected(subscriber, 'client');
       };
     });
   }
 
   /** Ends every stream cleanly (clients reconnect, elsewhere during a shutdown). */
   endAll(): void {
-    for (const subscriber of this.subscribers) {
-      this.subscribers.delete(subscriber);
-      this.disconnected(subscriber, 'shutdown');
-      subscriber.res.end();
+    for (const set of [this.subscribers, this.filtered]) {
+      for (const subscriber of set) {
+        set.delete(subscriber);
+        this.disconnected(subscriber, 'shutdown');
+        subscriber.res.end();
+      }
     }
   }
 
@@ -112,7 +133,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       ...streamClient(subscriber.res),
       reason,
       durationMs: Date.now() - subscriber.connectedAt,
-      subscribers: this.subscribers.size,
+      subscribers: this.size,
     };
     if (reason !== 'slow') return this.logger.log(line);
     this.logger.warn({
@@ -139,6 +160,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const written = this.writeAll(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame)));
     // One update per flush, whatever the number of subscribers.
     if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
+    if (this.filtered.size) this.writeFiltered(pending, this.lastBroadcastAt);
   }
 
   /** Writes to every subscriber; returns how many were written to and kept. */
@@ -154,9 +176,35 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return written;
   }
 
+  /** Each filtered subscriber gets the turn's frames that match its filter, if any. */
+  private writeFiltered(pending: BroadcastEvent[], now: number): void {
+    const limit = this.config.sseMaxBufferBytes;
+    // What each distinct filter gets this turn: its chunk and how many frames are in it (none: null).
+    const chunks = new Map<string, { chunk: Buffer; frames: number } | null>();
+    let delivered = 0;
+    for (const subscriber of this.filtered) {
+      const { filter } = subscriber;
+      let turn = chunks.get(filter.key);
+      if (turn === undefined) {
+        const frames = pending.filter((event) => matchesFilter(filter, event)).map((event) => event.frame);
+        turn = frames.length
+          ? { chunk: frames.length === 1 ? frames[0] : Buffer.concat(frames), frames: frames.length }
+          : null;
+        chunks.set(filter.key, turn);
+      }
+      if (turn === null) continue;
+      const { res } = subscriber;
+      subscriber.lastOwnWriteAt = now;
+      res.write(turn.chunk);
+      if (res.writableLength > limit) this.cutOff(subscriber);
+      else delivered += turn.frames;
+    }
+    if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
+  }
+
   private cutOff(subscriber: Subscriber): void {
     const { res } = subscriber;
-    this.subscribers.delete(subscriber);
+    (subscriber.filter ? this.filtered : this.subscribers).delete(subscriber);
     this.disconnected(subscriber, 'slow');
     res.destroy();
   }
@@ -164,9 +212,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private sendKeepAlives(): void {
     const now = Date.now();
     const due = now - this.config.sseHeartbeatMs;
-    if (this.lastBroadcastAt > due) return; // everyone got a broadcast recently
+    // Unfiltered subscribers all got a recent broadcast, if there was one; filtered ones track their own writes.
+    if (this.lastBroadcastAt <= due) this.keepAlive(this.subscribers, now, due);
+    if (this.filtered.size) this.keepAlive(this.filtered, now, due);
+  }
+
+  private keepAlive(subscribers: Set<Subscriber>, now: number, due: number): void {
     const limit = this.config.sseMaxBufferBytes;
-    for (const subscriber of this.subscribers) {
+    for (const subscriber of subscribers) {
       if (subscriber.lastOwnWriteAt > due) continue;
       subscriber.lastOwnWriteAt = now;
       subscriber.res.write(KEEP_ALIVE);
