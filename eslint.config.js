@@ -29,4 +29,9 @@ export default defineConfig(
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],
     languageOptions: { globals: { ...globals.jest } },
   },
+  {
+    // The console's scripts run in the browser, not in Node.
+    files: ['src/console/public/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
 );
