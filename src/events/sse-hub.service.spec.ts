@@ -37,6 +37,8 @@ const named = (eventName: string, sessionId: string) => ({
   sessionId,
 });
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+/** Past the longest pause the hub may take between two flushes. */
+const flushed = () => new Promise((resolve) => setTimeout(resolve, 30));
 
 describe('SseHub', () => {
   let hub: SseHub;
@@ -76,10 +78,10 @@ describe('SseHub', () => {
     bus.publish(frame('{"n":1}'));
     bus.publish(frame('{"n":2}'));
     bus.publish(frame('{"n":3}'));
-    await nextTurn();
+    await flushed();
     for (const res of [a, b]) expect(res.writes).toEqual(['data: {"n":1}\n\ndata: {"n":2}\n\ndata: {"n":3}\n\n']);
     bus.publish(frame('{"n":4}'));
-    await nextTurn();
+    await flushed();
     expect(a.writes).toHaveLength(2);
   });
 
@@ -88,12 +90,12 @@ describe('SseHub', () => {
     const fine = attach();
     slow.unsent = 4096;
     bus.publish(frame('{"n":1}'));
-    await nextTurn();
+    await flushed();
     expect(slow.destroyed).toBe(true);
     expect(fine.destroyed).toBe(false);
     expect(hub.stats()).toMatchObject({ subscribers: 1, disconnected: { slow: 1 } });
     bus.publish(frame('{"n":2}'));
-    await nextTurn();
+    await flushed();
     expect(slow.writes).toHaveLength(1);
     expect(fine.writes).toHaveLength(2);
   });
@@ -103,7 +105,7 @@ describe('SseHub', () => {
     const subscription = hub.attach(res as unknown as ServerResponse).subscribe();
     subscription.unsubscribe();
     bus.publish(frame('{"n":1}'));
-    await nextTurn();
+    await flushed();
     expect(res.writes).toEqual([]);
     expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { client: 1 } });
   });
@@ -122,7 +124,7 @@ describe('SseHub', () => {
     const none = attach({ event_name: 'STOP' });
     const events = [named('START', 's1'), named('HEARTBEAT', 's1'), named('ERROR', 's2'), named('ERROR', 's1')];
     for (const e of events) bus.publish(e);
-    await nextTurn();
+    await flushed();
     const text = (list: typeof events) => list.map((e) => e.frame.toString()).join('');
     expect(all.writes).toEqual([text(events)]);
     expect(errors.writes).toEqual([text([events[2], events[3]])]);
@@ -143,7 +145,7 @@ describe('SseHub', () => {
     expect(errors.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
     errors.unsent = 4096;
     bus.publish(named('ERROR', 's'));
-    await nextTurn();
+    await flushed();
     expect(errors.destroyed).toBe(true);
     expect(hub.stats()).toMatchObject({ subscribers: 1, disconnected: { slow: 1 } });
   });
@@ -175,7 +177,7 @@ describe('SseHub', () => {
     const res = new RecordingResponse();
     const seen = firstValueFrom(hub.attach(res as unknown as ServerResponse).pipe(take(2), toArray()));
     bus.publish(frame('{"n":1}'));
-    await nextTurn();
+    await flushed();
     hub.endAll();
     expect(res.writes).toEqual(['data: {"n":1}\n\n']);
     await expect(Promise.race([seen, nextTurn().then(() => 'only one')])).resolves.toBe('only one');

@@ -25,6 +25,10 @@ type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
 
+/** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
+const MIN_FLUSH_GAP_MS = 1;
+const MAX_FLUSH_GAP_MS = 20;
+
 /** Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address. */
 function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
   const req = res.req as (typeof res.req & { id?: unknown; ip?: string }) | undefined;
@@ -32,8 +36,9 @@ function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
 }
 
 /**
- * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn are
- * joined and written with one write per subscriber (per turn, not per event). A subscriber whose unsent
+ * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn (or, under load,
+ * in the short pause after the previous flush) are joined and written with one write per subscriber, not one per
+ * event. A subscriber whose unsent
  * bytes pass SSE_MAX_BUFFER_BYTES is cut off, so nobody waits for it and memory stays bounded.
  * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
  * of the turn's matching frames, built once per distinct filter.
@@ -45,6 +50,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private readonly filtered = new Set<FilteredSubscriber>();
   private pending: BroadcastEvent[] = [];
   private flushScheduled = false;
+  private lastFlushEnd = 0;
+  private flushGapMs = MIN_FLUSH_GAP_MS;
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
@@ -145,14 +152,19 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
 
   private enqueue(event: BroadcastEvent): void {
     this.pending.push(event);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // After the I/O of this turn: every event accepted in it goes out in the same write.
-      setImmediate(() => this.flush());
-    }
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the I/O of this turn, so that every event accepted in it goes out in the same write; and not sooner
+    // than the pause that the previous flush asks for (see flush()).
+    const wait = this.lastFlushEnd + this.flushGapMs - performance.now();
+    if (wait > 0) setTimeout(this.flushNow, wait);
+    else setImmediate(this.flushNow);
   }
 
+  private readonly flushNow = (): void => this.flush();
+
   private flush(): void {
+    const started = performance.now();
     this.flushScheduled = false;
     const pending = this.pending;
     this.pending = [];
@@ -161,6 +173,11 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     // One update per flush, whatever the number of subscribers.
     if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
     if (this.filtered.size) this.writeFiltered(pending, this.lastBroadcastAt);
+    this.lastFlushEnd = performance.now();
+    // Each write is a system call per subscriber, whatever its size: under load, fewer and larger writes do the
+    // same work for much less. The next flush waits at least MIN_FLUSH_GAP_MS, and as long as this one took, so
+    // that writing never takes more than about half the time; events meanwhile join the next write.
+    this.flushGapMs = Math.min(MAX_FLUSH_GAP_MS, Math.max(MIN_FLUSH_GAP_MS, this.lastFlushEnd - started));
   }
 
   /** Writes to every subscriber; returns how many were written to and kept. */

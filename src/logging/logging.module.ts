@@ -57,9 +57,9 @@ function defaultDestination(config: AppConfig): DestinationStream {
 }
 
 /**
- * Structured logs with nestjs-pino: every Nest log line goes through pino. POST /api/events and the health
- * probes bypass the HTTP logger altogether (no per-event cost, no access line); other requests get one access
- * line when they end.
+ * Structured logs with nestjs-pino: every Nest log line goes through pino. The HTTP logger runs on the stream,
+ * metrics and console routes only: POST /api/events and the health probes bypass it altogether (no per-event
+ * cost, no access line).
  */
 @Module({})
 export class LoggingModule {
@@ -69,10 +69,15 @@ export class LoggingModule {
       imports: [
         LoggerModule.forRoot({
           pinoHttp: [httpLoggerOptions(config), destination ?? defaultDestination(config)],
-          exclude: [
-            { path: 'api/events', method: RequestMethod.ALL },
-            { path: 'health', method: RequestMethod.ALL },
-            { path: 'health/{*path}', method: RequestMethod.ALL },
+          // Only where an access line is wanted. Listing the routes, rather than excluding POST /api/events
+          // and the probes from a catch-all, keeps the middleware (and its per-request route matching) off the
+          // ingest path entirely.
+          forRoutes: [
+            { path: 'events', method: RequestMethod.ALL },
+            { path: 'metrics', method: RequestMethod.ALL },
+            { path: '/', method: RequestMethod.GET },
+            { path: 'console', method: RequestMethod.GET },
+            { path: 'console/{*path}', method: RequestMethod.GET },
           ],
         }),
       ],
