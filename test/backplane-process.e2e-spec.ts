@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { postEvent, request } from './support/http.js';
-import { buildOnce, freePort, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
 
@@ -60,6 +60,7 @@ describeWithRedis('backplane: the service as processes, over TLS with a password
     for (const { child } of apps) child.kill('SIGKILL');
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    removeBuild();
   });
 
   it('shares events between two processes over rediss:// and never logs the password', async () => {

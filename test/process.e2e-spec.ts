@@ -1,5 +1,5 @@
 import { postEvent, request } from './support/http.js';
-import { buildOnce, freePort, spawnApp, waitUntilListening } from './support/child-app.js';
+import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening } from './support/child-app.js';
 import { SseClient } from './support/sse-client.js';
 
 describe('the service as a process', () => {
@@ -7,6 +7,7 @@ describe('the service as a process', () => {
   beforeAll(() => {
     main = buildOnce();
   }, 120_000);
+  afterAll(removeBuild);
 
   it('on SIGTERM: ends open streams cleanly, refuses new connections, exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
     const port = await freePort();

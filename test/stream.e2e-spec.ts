@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { json, postEvent, request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { SseClient } from './support/sse-client.js';
@@ -34,6 +35,37 @@ describe('GET /events', () => {
       expect(reader.headers['access-control-allow-origin']).toBe('*');
       expect(reader.events).toEqual([]);
       reader.close();
+    });
+
+    it('answers HEAD /events with the headers and no body', async () => {
+      const res = await request(`${running.url}/events`, { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(res.body).toBe('');
+      await postEvent(running.url, { after: 'head' });
+      expect((await subscriberStats(running.url)).count).toBe(0);
+    });
+
+    it('streams framed chunks over HTTP/1.1 and plain bytes over HTTP/1.0, exactly', async () => {
+      const raw = async (version: string) => {
+        const socket = net.connect(running.port, '127.0.0.1');
+        let received = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => (received += d));
+        socket.write(`GET /events HTTP/${version}\r\nHost: 127.0.0.1\r\n\r\n`);
+        return { socket, received: () => received };
+      };
+      const [v11, v10] = [await raw('1.1'), await raw('1.0')];
+      await until(async () => (await subscriberStats(running.url)).count === 2);
+      expect((await postEvent(running.url, '{"version":"both"}')).status).toBe(204);
+      const frame = 'data: {"version":"both","user_ip":"127.0.0.1"}\n\n';
+      await until(async () => v11.received().includes('data:') && v10.received().includes('data:'));
+      expect(v11.received()).toMatch(/transfer-encoding: chunked/i);
+      expect(v11.received().endsWith(`${frame.length.toString(16)}\r\n${frame}\r\n`)).toBe(true);
+      expect(v10.received()).not.toMatch(/transfer-encoding/i);
+      expect(v10.received().endsWith(`\n\n${frame}`)).toBe(true);
+      v11.socket.destroy();
+      v10.socket.destroy();
     });
 
     it('answers a CORS preflight on both routes', async () => {

@@ -9,8 +9,13 @@ import { EventBus } from './event-bus.service.js';
 import { SseHub } from './sse-hub.service.js';
 import { parseStreamFilter } from './stream-filter.js';
 
-/** Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. */
+/**
+ * Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. It is its own socket,
+ * as the hub writes to the response's socket; `chunkedEncoding` false: writes are not framed as HTTP chunks.
+ */
 class RecordingResponse {
+  readonly socket = this;
+  chunkedEncoding = false;
   writes: string[] = [];
   unsent = 0;
   destroyed = false;
@@ -83,6 +88,17 @@ describe('SseHub', () => {
     bus.publish(frame('{"n":4}'));
     await flushed();
     expect(a.writes).toHaveLength(2);
+  });
+
+  it('frames the writes as HTTP chunks on a chunked response', async () => {
+    const res = new RecordingResponse();
+    res.chunkedEncoding = true;
+    hub.attach(res as unknown as ServerResponse).subscribe();
+    bus.publish(frame('{"n":1}'));
+    bus.publish(frame('{"é":2}'));
+    await flushed();
+    const body = 'data: {"n":1}\n\ndata: {"é":2}\n\n';
+    expect(res.writes).toEqual([`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`]);
   });
 
   it('cuts off a subscriber whose unsent bytes pass the limit, and only that one', async () => {

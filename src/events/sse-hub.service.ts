@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
@@ -11,6 +12,10 @@ export type DisconnectReason = 'client' | 'slow' | 'shutdown';
 
 interface Subscriber {
   readonly res: ServerResponse;
+  /** Where the hub writes: the response's socket (see WireChunk). */
+  readonly socket: Socket;
+  /** Whether the response uses chunked transfer encoding (HTTP/1.1), so that the hub writes framed chunks. */
+  readonly chunked: boolean;
   readonly connectedAt: number;
   /**
    * Last keep-alive or greeting written to this stream alone (broadcasts are tracked once for all); for a
@@ -23,7 +28,23 @@ interface Subscriber {
 
 type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
 
-const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+/**
+ * Bytes for every subscriber of a flush, ready for the socket: as they are for a response without chunked
+ * encoding (HTTP/1.0), and framed as one HTTP chunk for the others. The hub writes them to the response's socket
+ * itself: through `res.write()`, Node would frame every write again and send three buffers per subscriber.
+ */
+interface WireChunk {
+  readonly raw: Buffer;
+  readonly framed: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+function wireChunk(raw: Buffer): WireChunk {
+  return { raw, framed: Buffer.concat([Buffer.from(`${raw.length.toString(16)}\r\n`), raw, CRLF]) };
+}
+
+const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
 
 /** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
 const MIN_FLUSH_GAP_MS = 1;
@@ -103,8 +124,11 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   attach(res: ServerResponse, filter?: StreamFilter): Observable<MessageEvent> {
     return new Observable<MessageEvent>((observer) => {
       observer.next({ comment: 'connected' });
+      // By now Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
+      const { socket } = res;
+      if (!socket || res.req?.method === 'HEAD') return;
       const now = Date.now();
-      const subscriber = { res, connectedAt: now, lastOwnWriteAt: now, filter };
+      const subscriber = { res, socket, chunked: res.chunkedEncoding, connectedAt: now, lastOwnWriteAt: now, filter };
       const set: Set<Subscriber> = filter ? this.filtered : this.subscribers;
       set.add(subscriber);
       this.logger.log({
@@ -169,7 +193,9 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const pending = this.pending;
     this.pending = [];
     this.lastBroadcastAt = Date.now();
-    const written = this.writeAll(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame)));
+    const written = this.writeAll(
+      wireChunk(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame))),
+    );
     // One update per flush, whatever the number of subscribers.
     if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
     if (this.filtered.size) this.writeFiltered(pending, this.lastBroadcastAt);
@@ -181,23 +207,25 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Writes to every subscriber; returns how many were written to and kept. */
-  private writeAll(chunk: Buffer): number {
-    const limit = this.config.sseMaxBufferBytes;
+  private writeAll(chunk: WireChunk): number {
     let written = 0;
-    for (const subscriber of this.subscribers) {
-      const { res } = subscriber;
-      res.write(chunk);
-      if (res.writableLength > limit) this.cutOff(subscriber);
-      else written++;
-    }
+    for (const subscriber of this.subscribers) if (this.send(subscriber, chunk)) written++;
     return written;
+  }
+
+  /** Writes to one subscriber; false when it was cut off for not reading. */
+  private send(subscriber: Subscriber, chunk: WireChunk): boolean {
+    const { socket } = subscriber;
+    socket.write(subscriber.chunked ? chunk.framed : chunk.raw);
+    if (socket.writableLength <= this.config.sseMaxBufferBytes) return true;
+    this.cutOff(subscriber);
+    return false;
   }
 
   /** Each filtered subscriber gets the turn's frames that match its filter, if any. */
   private writeFiltered(pending: BroadcastEvent[], now: number): void {
-    const limit = this.config.sseMaxBufferBytes;
     // What each distinct filter gets this turn: its chunk and how many frames are in it (none: null).
-    const chunks = new Map<string, { chunk: Buffer; frames: number } | null>();
+    const chunks = new Map<string, { chunk: WireChunk; frames: number } | null>();
     let delivered = 0;
     for (const subscriber of this.filtered) {
       const { filter } = subscriber;
@@ -205,16 +233,13 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       if (turn === undefined) {
         const frames = pending.filter((event) => matchesFilter(filter, event)).map((event) => event.frame);
         turn = frames.length
-          ? { chunk: frames.length === 1 ? frames[0] : Buffer.concat(frames), frames: frames.length }
+          ? { chunk: wireChunk(frames.length === 1 ? frames[0] : Buffer.concat(frames)), frames: frames.length }
           : null;
         chunks.set(filter.key, turn);
       }
       if (turn === null) continue;
-      const { res } = subscriber;
       subscriber.lastOwnWriteAt = now;
-      res.write(turn.chunk);
-      if (res.writableLength > limit) this.cutOff(subscriber);
-      else delivered += turn.frames;
+      if (this.send(subscriber, turn.chunk)) delivered += turn.frames;
     }
     if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
   }
@@ -235,12 +260,10 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   private keepAlive(subscribers: Set<Subscriber>, now: number, due: number): void {
-    const limit = this.config.sseMaxBufferBytes;
     for (const subscriber of subscribers) {
       if (subscriber.lastOwnWriteAt > due) continue;
       subscriber.lastOwnWriteAt = now;
-      subscriber.res.write(KEEP_ALIVE);
-      if (subscriber.res.writableLength > limit) this.cutOff(subscriber);
+      this.send(subscriber, KEEP_ALIVE);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -23,6 +23,12 @@ export function buildOnce(): string {
     built = path.join(outDir, 'main.js');
   }
   return built;
+}
+
+/** Removes what buildOnce() compiled (call it in afterAll). */
+export function removeBuild(): void {
+  if (built) rmSync(path.dirname(built), { recursive: true, force: true });
+  built = undefined;
 }
 
 export function freePort(): Promise<number> {
