@@ -13,8 +13,11 @@ export const APP_OPTIONS = {
   bufferLogs: true,
 } as const;
 
-/** Express and HTTP server settings that do not belong to any one module, and the API docs. */
-export function configureApp(app: INestApplication, config: AppConfig): void {
+/**
+ * Express and HTTP server settings that do not belong to any one module, and the API docs; then initializes the
+ * application (Nest registers its routes) and puts the ingest route first. What remains is `listen()`.
+ */
+export async function configureApp(app: INestApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
@@ -25,4 +28,24 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   setupDocs(app);
+  await app.init();
+  serveIngestFirst(app);
+}
+
+interface RouteLayer {
+  route?: { path?: string; methods?: Record<string, boolean> };
+}
+
+/**
+ * Moves `POST /api/events` to the front of Express's list of routes and middleware, once Nest has registered them
+ * (after `app.init()`). Express tries them in order for every request, and this one route takes nearly all of
+ * them, while nothing before it (the API docs, the HTTP logger of other routes, routes of other modules) applies
+ * to it. Nest's guards, which run inside the route, still do.
+ */
+export function serveIngestFirst(app: INestApplication): void {
+  const router = (app as NestExpressApplication).getHttpAdapter().getInstance().router as { stack: RouteLayer[] };
+  const index = router.stack.findIndex((l) => l.route?.path === '/api/events' && l.route.methods?.post);
+  if (index <= 0) return;
+  const [layer] = router.stack.splice(index, 1);
+  router.stack.unshift(layer);
 }

@@ -20,7 +20,7 @@ async function bootstrap(): Promise<void> {
   const config = readConfig();
   const logger = new Logger('Main');
   const app = await NestFactory.create(AppModule.forRoot(config), APP_OPTIONS);
-  configureApp(app, config);
+  await configureApp(app, config);
   await app.listen(config.port, config.host);
   // AppConfig.toJSON() leaves the secrets out.
   logger.log({ msg: `Listening on http://${config.host}:${config.port}`, config: config.toJSON() });

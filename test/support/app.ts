@@ -29,7 +29,7 @@ export async function startApp(
     imports: [AppModule.forRoot(config, { logDestination: logs })],
   }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
-  configureApp(app, config);
+  await configureApp(app, config);
   if (options.logger) app.useLogger(options.logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
