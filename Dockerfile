@@ -18,8 +18,9 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No production dependency needs an install script, and `prepare` is for a git checkout only.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# No production dependency needs an install script, and `prepare` is for a git checkout only. TypeScript is an
+# optional peer of @nestjs/swagger (its compile-time plugin): --omit=optional keeps the toolchain out.
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Files stay owned by root: the service only reads them.
 USER node

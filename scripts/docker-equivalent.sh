@@ -63,9 +63,9 @@ copy_sources
 (cd "$build" && npm ci --no-audit --no-fund && npm run build)
 [[ -f "$build/dist/main.js" ]] || fail "the build produced no dist/main.js"
 
-step "runtime stage: npm ci --omit=dev --ignore-scripts, dist from the build stage (in $runtime)"
+step "runtime stage: npm ci --omit=dev --omit=optional --ignore-scripts, dist from the build stage (in $runtime)"
 cp "$build/package.json" "$build/package-lock.json" "$runtime/"
-(cd "$runtime" && NODE_ENV=production npm ci --omit=dev --ignore-scripts --no-audit --no-fund)
+(cd "$runtime" && NODE_ENV=production npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund)
 cp -R "$build/dist" "$runtime/dist"
 # A dev dependency here would mean the image carries the toolchain.
 for dev in typescript @nestjs/cli jest eslint; do
