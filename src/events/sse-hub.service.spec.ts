@@ -45,20 +45,25 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 /** Past the longest pause the hub may take between two flushes. */
 const flushed = () => new Promise((resolve) => setTimeout(resolve, 30));
 
+/** The hub and what it needs, configured from `env`, in Nest's testing module. */
+function compileHub(env: Record<string, string>) {
+  return Test.createTestingModule({
+    providers: [
+      EventBus,
+      SseHub,
+      MetricsService,
+      { provide: Backplane, useClass: LocalBackplane },
+      { provide: AppConfig, useValue: loadConfig(env) },
+    ],
+  }).compile();
+}
+
 describe('SseHub', () => {
   let hub: SseHub;
   let bus: EventBus;
 
   beforeEach(async () => {
-    const moduleRef = await Test.createTestingModule({
-      providers: [
-        EventBus,
-        SseHub,
-        MetricsService,
-        { provide: Backplane, useClass: LocalBackplane },
-        { provide: AppConfig, useValue: loadConfig({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' }) },
-      ],
-    }).compile();
+    const moduleRef = await compileHub({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' });
     await moduleRef.init();
     hub = moduleRef.get(SseHub);
     bus = moduleRef.get(EventBus);
@@ -174,15 +179,7 @@ describe('SseHub', () => {
   });
 
   it('reports full at MAX_SUBSCRIBERS', async () => {
-    const moduleRef = await Test.createTestingModule({
-      providers: [
-        EventBus,
-        SseHub,
-        MetricsService,
-        { provide: Backplane, useClass: LocalBackplane },
-        { provide: AppConfig, useValue: loadConfig({ MAX_SUBSCRIBERS: '1' }) },
-      ],
-    }).compile();
+    const moduleRef = await compileHub({ MAX_SUBSCRIBERS: '1' });
     const small = moduleRef.get(SseHub);
     expect(small.isFull).toBe(false);
     small.attach(new RecordingResponse() as unknown as ServerResponse).subscribe();
