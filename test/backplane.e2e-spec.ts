@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { buildFrame } from '../src/events/ingest.js';
 import { RedisMessageCodec } from '../src/backplane/redis-message.js';
 import { json, postEvent, request } from './support/http.js';
+import { waitUntil } from './support/eventually.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
@@ -20,15 +21,6 @@ interface Numbered {
 async function health(app: RunningApp): Promise<{ status: number; body: Health }> {
   const res = await request(`${app.url}/health`);
   return { status: res.status, body: json(res) as unknown as Health };
-}
-
-/** Polls `check` every 50 ms until it holds; fails after `timeoutMs`. */
-async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function backplaneUp(app: RunningApp): Promise<void> {

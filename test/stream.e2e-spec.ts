@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { waitUntil } from './support/eventually.js';
 import { json, postEvent, request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { SseClient } from './support/sse-client.js';
@@ -6,14 +7,6 @@ import { SseClient } from './support/sse-client.js';
 async function subscriberStats(url: string) {
   const details = json(await request(`${url}/health`)).details as Record<string, Record<string, unknown>>;
   return details.subscribers as { count: number; disconnected: Record<string, number> };
-}
-
-async function until(predicate: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('GET /events', () => {
@@ -56,10 +49,10 @@ describe('GET /events', () => {
         return { socket, received: () => received };
       };
       const [v11, v10] = [await raw('1.1'), await raw('1.0')];
-      await until(async () => (await subscriberStats(running.url)).count === 2);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 2);
       expect((await postEvent(running.url, '{"version":"both"}')).status).toBe(204);
       const frame = 'data: {"version":"both","user_ip":"127.0.0.1"}\n\n';
-      await until(async () => v11.received().includes('data:') && v10.received().includes('data:'));
+      await waitUntil(async () => v11.received().includes('data:') && v10.received().includes('data:'));
       expect(v11.received()).toMatch(/transfer-encoding: chunked/i);
       expect(v11.received().endsWith(`${frame.length.toString(16)}\r\n${frame}\r\n`)).toBe(true);
       expect(v10.received()).not.toMatch(/transfer-encoding/i);
@@ -92,12 +85,12 @@ describe('GET /events', () => {
       const readers = await Promise.all(
         Array.from({ length: 300 }, () => new SseClient(`${running.url}/events`).connect()),
       );
-      await until(async () => (await subscriberStats(running.url)).count === 300);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 300);
       const posting = Promise.all(Array.from({ length: 50 }, (_, i) => postEvent(running.url, { n: i })));
       for (const r of readers) r.close();
       const results = await posting;
       expect(results.every((r) => r.status === 204)).toBe(true);
-      await until(async () => (await subscriberStats(running.url)).count === 0);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 0);
 
       const fresh = await new SseClient(`${running.url}/events`).connect();
       await postEvent(running.url, { after: 'churn' });
@@ -128,7 +121,7 @@ describe('GET /events', () => {
     try {
       const paused = await new SseClient(`${running.url}/events`).connect();
       const readers = await Promise.all([1, 2].map(() => new SseClient(`${running.url}/events`).connect()));
-      await until(async () => (await subscriberStats(running.url)).count === 3);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 3);
       paused.pause();
       const pad = 'p'.repeat(8000);
       const total = 1500;
@@ -160,12 +153,12 @@ describe('GET /events', () => {
     try {
       const first = await new SseClient(`${running.url}/events`).connect();
       const second = await new SseClient(`${running.url}/events`).connect();
-      await until(async () => (await subscriberStats(running.url)).count === 2);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 2);
       const third = await request(`${running.url}/events`);
       expect(third.status).toBe(503);
       expect(json(third)).toMatchObject({ statusCode: 503, message: expect.stringMatching(/MAX_SUBSCRIBERS/) });
       first.close();
-      await until(async () => (await subscriberStats(running.url)).count === 1);
+      await waitUntil(async () => (await subscriberStats(running.url)).count === 1);
       const again = await new SseClient(`${running.url}/events`).connect();
       expect(again.status).toBe(200);
       again.close();

@@ -1,3 +1,4 @@
+import { allowAnyOrigin } from '../common/cors.js';
 import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { SSE_METADATA } from '@nestjs/common/constants.js';
 import type { Request, Response } from 'express';
@@ -38,7 +39,7 @@ export class SubscriberTokenGuard implements CanActivate {
 
     const res = http.getResponse<Response>();
     // Readable cross-origin, so a console on another site can tell a refusal from a network error.
-    res.setHeader('Access-Control-Allow-Origin', '*');
+    allowAnyOrigin(res);
     res.setHeader(
       'WWW-Authenticate',
       token === undefined ? `Bearer ${REALM}` : `Bearer ${REALM}, error="invalid_token"`,

@@ -1,6 +1,11 @@
 /** Every response may be read by any origin: players and consoles run on many sites. */
 export const CORS_HEADERS = { 'Access-Control-Allow-Origin': '*' } as const;
 
+/** Lets any origin read this answer, whichever code writes it (handlers, guards, exception filters). */
+export function allowAnyOrigin(res: { setHeader(name: string, value: string): unknown }): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+}
+
 /** Answer to a CORS preflight. */
 export function preflightHeaders(methods: string): Record<string, string> {
   return {

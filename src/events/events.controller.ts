@@ -18,7 +18,7 @@ import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { SubscriberTokenGuard } from '../auth/subscriber-token.guard.js';
 import { AppConfig } from '../config/app-config.js';
-import { CORS_HEADERS, preflightHeaders } from '../common/cors.js';
+import { allowAnyOrigin, CORS_HEADERS, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentIngest, DocumentStream } from '../docs/api-docs.decorators.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -71,7 +71,7 @@ export class EventsController {
       this.metrics.eventRejected(rejectReason(err));
       // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
       // client sends it: closing the connection instead would make it fail to write before it reads the 413.
-      res.setHeader('Access-Control-Allow-Origin', '*');
+      allowAnyOrigin(res);
       throw err;
     }
     this.bus.publish(event);
@@ -90,7 +90,7 @@ export class EventsController {
   @ApiExcludeEndpoint()
   ingestOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
     res.setHeader('Allow', INGEST_METHODS);
-    res.setHeader('Access-Control-Allow-Origin', '*');
+    allowAnyOrigin(res);
     throw new MethodNotAllowedException(`Use POST on /api/events`);
   }
 
@@ -102,7 +102,7 @@ export class EventsController {
   @UseGuards(SubscriberTokenGuard)
   @DocumentStream()
   stream(@Res() res: Response, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
-    res.setHeader('Access-Control-Allow-Origin', CORS_HEADERS['Access-Control-Allow-Origin']);
+    allowAnyOrigin(res);
     const filter = parseStreamFilter(query);
     if (this.shutdown.isShuttingDown) throw new ServiceUnavailableException('The service is shutting down');
     if (this.hub.isFull) {
@@ -121,7 +121,7 @@ export class EventsController {
   @ApiExcludeEndpoint()
   streamOtherMethods(@Res({ passthrough: true }) res: ServerResponse): never {
     res.setHeader('Allow', STREAM_METHODS);
-    res.setHeader('Access-Control-Allow-Origin', '*');
+    allowAnyOrigin(res);
     throw new MethodNotAllowedException(`Use GET on /events`);
   }
 }

@@ -1,3 +1,4 @@
+import { allowAnyOrigin } from '../common/cors.js';
 import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
@@ -36,7 +37,7 @@ export class RateLimitGuard extends ThrottlerGuard {
 
   protected override throwThrottlingException(context: ExecutionContext): Promise<void> {
     this.metrics.eventRejected('rate_limit');
-    context.switchToHttp().getResponse<Response>().setHeader('Access-Control-Allow-Origin', '*');
+    allowAnyOrigin(context.switchToHttp().getResponse<Response>());
     throw new HttpException(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,

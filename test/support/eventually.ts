@@ -10,3 +10,16 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 300
     }
   }
 }
+
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs`, naming `what` it waited for. */
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 5000,
+  what = 'a condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
