@@ -1,4 +1,4 @@
-// Jest runs in its ES-module mode (see the README: the project is ESM because NestJS 12 is).
+// Jest runs in its ES-module mode (see docs/architecture.md: the project is ESM because NestJS 12 is).
 // @swc/jest compiles TypeScript with decorator metadata, which Nest's DI reads.
 const swc = ['@swc/jest', {}];
 const common = {

@@ -22,7 +22,7 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
                 readers lossless? RSS growth? the paused reader cut off?
 
 Target (default: builds if dist/ is missing or older than src/, then runs node dist/main.js)
-  --target CMD     start CMD under bash instead (it gets PORT; e.g. 'node ../shared/bench/node-floor.mjs')
+  --target CMD     start CMD under bash instead (it gets PORT), e.g. a reference server doing the same job
   --url URL        measure a server already running on 127.0.0.1 (--pid PID for its RSS and CPU)
   --label NAME     name of the target in the table and the JSON
   --skip-build     never run npm run build

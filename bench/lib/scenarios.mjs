@@ -279,8 +279,8 @@ export async function paused({ server, settings }) {
     slow.pause();
     token = phaseToken('paused');
     await pool.setPhase(token);
-    // 1 KB events, as in ../shared/bench's slow-consumer: enough bytes to fill the kernel's socket buffers
-    // (several MB on loopback) and then the server's own limit.
+    // 1 KB events: enough bytes to fill the kernel's socket buffers (several MB on loopback) and then the
+    // server's own limit.
     const makeBody = eventFactory(token, 1024);
     result.event_bytes = Buffer.byteLength(makeBody(0));
     const rss1 = rssKb(pid);

@@ -36,9 +36,9 @@ function sendError(res: ServerResponse, err: unknown, logger: Logger): void {
 /**
  * Serves `POST /api/events` from the HTTP server itself, before Express, with EventsController's own handler
  * code (`acceptEvent`). Express 5 costs this route most of its time: it re-prototypes every request and
- * response (`Object.setPrototypeOf`), which keeps V8's garbage collector busy (see the README's Performance
- * section), and nothing it or Nest's router does applies to this route. Every other request, and this route's
- * other methods, go to Express as before. With RATE_LIMIT_PER_MINUTE set, the route stays with Nest, whose
+ * response (`Object.setPrototypeOf`), which keeps V8's garbage collector busy (see docs/performance.md), and
+ * nothing it or Nest's router does applies to this route. Every other request, and this route's other methods,
+ * go to Express as before. With RATE_LIMIT_PER_MINUTE set, the route stays with Nest, whose
  * guard applies the limit.
  */
 export function serveIngestWithoutExpress(app: INestApplication, config: AppConfig): void {
