@@ -30,6 +30,7 @@ describe('console: pages and assets', () => {
   it.each([
     ['console.js', 'text/javascript; charset=utf-8'],
     ['console-model.js', 'text/javascript; charset=utf-8'],
+    ['console-stream.js', 'text/javascript; charset=utf-8'],
     ['chart.js', 'text/javascript; charset=utf-8'],
     ['console.css', 'text/css; charset=utf-8'],
     ['icon.svg', 'image/svg+xml'],
@@ -41,19 +42,32 @@ describe('console: pages and assets', () => {
     expect(res.body.length).toBeGreaterThan(100);
   });
 
-  it.each(['nope.js', 'index.html', 'console-model.d.ts', '..%2Fconsole.controller.ts', '%2e%2e%2fapp.module.ts'])(
-    'answers 404 with a JSON error for /console/%s',
-    async (file) => {
-      const res = await request(`${running.url}/console/${file}`);
-      expect(res.status).toBe(404);
-      expect(json(res)).toMatchObject({ statusCode: 404, error: 'Not Found' });
-    },
-  );
+  it.each([
+    'nope.js',
+    'index.html',
+    'console-model.d.ts',
+    'chart.d.ts',
+    '..%2Fconsole.controller.ts',
+    '%2e%2e%2fapp.module.ts',
+  ])('answers 404 with a JSON error for /console/%s', async (file) => {
+    const res = await request(`${running.url}/console/${file}`);
+    expect(res.status).toBe(404);
+    expect(json(res)).toMatchObject({ statusCode: 404, error: 'Not Found' });
+  });
 
   it('redirects /console/ to /console, where the relative links of the page resolve', async () => {
     const res = await request(`${running.url}/console/`);
     expect(res.status).toBe(301);
     expect(new URL(res.headers.location ?? '', `${running.url}/console/`).href).toBe(`${running.url}/console`);
+  });
+
+  it('keeps the query string when it redirects /console/: the access token goes on to the page', async () => {
+    const res = await request(`${running.url}/console/?access_token=a%2Fb%20c&x=1`);
+    expect(res.status).toBe(301);
+    const location = new URL(res.headers.location ?? '', `${running.url}/console/`);
+    expect(location.pathname).toBe('/console');
+    expect(location.searchParams.get('access_token')).toBe('a/b c');
+    expect(location.searchParams.get('x')).toBe('1');
   });
 });
 
@@ -93,7 +107,7 @@ function event(name: string, session: string, data: object = {}) {
   return { event_name: name, session_id: session, timestamp: Date.now(), version: 1, data };
 }
 
-async function post(url: string, body: object): Promise<void> {
+async function post(url: string, body: string | object): Promise<void> {
   expect((await postEvent(url, body)).status).toBe(204);
 }
 
@@ -273,6 +287,63 @@ describeBrowser('console in Chromium', () => {
     await waitForRows(page, (rows) => rows.some((r) => r[2] === session), 'rows.some((r) => r[2] === session)');
     expect(errors).toEqual([]);
   });
+
+  // Event contents are untrusted: objects with their own `toString`, names that are members of Object.prototype.
+  it('shows and counts events whose fields are objects with toString or whose names are Object members', async () => {
+    const { page, errors } = browser;
+    await page.goto(`${running.url}/console`);
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 5000 });
+    const id = randomUUID().slice(0, 8);
+    const hostile = { toString: null };
+    const bodies = [
+      JSON.stringify(start(`h1-${id}`, 'Web', '1.0.0', 'urn:h')).replace('"Web"', '{"toString":null}'),
+      JSON.stringify(event('HEARTBEAT', `h2-${id}`, { toString: null, hasOwnProperty: null })),
+      JSON.stringify(event('ERROR', `h3-${id}`, { message: hostile, name: 'E_HOSTILE' })),
+      JSON.stringify({ ...event('HEARTBEAT', ''), session_id: { toString: null, id } }),
+      `{"event_name":"__proto__","session_id":"h5-${id}","__proto__":{"x":1},"data":{"__proto__":null}}`,
+      ...['toString', 'constructor', 'hasOwnProperty'].map((name) => JSON.stringify(event(name, `h6-${id}`))),
+    ];
+    for (const body of bodies) await post(running.url, body);
+
+    const rows = await waitForRows(page, (rows) => rows.length === bodies.length, `${bodies.length} rows`);
+    expect(rows.map((r) => [r[1], r[2], r[3]])).toEqual([
+      ['hasOwnProperty', `h6-${id}`, ''],
+      ['constructor', `h6-${id}`, ''],
+      ['toString', `h6-${id}`, ''],
+      ['__proto__', `h5-${id}`, ''],
+      ['HEARTBEAT', `{"toString":null,"id":"${id}"}`, ''],
+      ['ERROR', `h3-${id}`, ''],
+      ['HEARTBEAT', `h2-${id}`, ''],
+      ['START', `h1-${id}`, '{"toString":null}'],
+    ]);
+    // Every name tag has a colour, Object members too.
+    const tagColors = await page.$$eval('#event-rows tr:not([hidden]) .tag', (tags) =>
+      tags.map((tag) => (tag as HTMLElement).style.backgroundColor),
+    );
+    expect(tagColors).toHaveLength(bodies.length);
+    for (const color of tagColors) expect(color).toMatch(/^rgb\(/);
+
+    const counts = await page.$$eval('#by-name tr', (trs) =>
+      (trs as HTMLTableRowElement[]).map(
+        (tr) => [tr.cells[0].firstChild?.textContent ?? '', tr.cells[1].textContent ?? ''] as const,
+      ),
+    );
+    expect(new Map(counts)).toEqual(
+      new Map([
+        ['HEARTBEAT', '2'],
+        ['START', '1'],
+        ['ERROR', '1'],
+        ['__proto__', '1'],
+        ['toString', '1'],
+        ['constructor', '1'],
+        ['hasOwnProperty', '1'],
+      ]),
+    );
+    expect(await page.textContent('#total')).toBe(String(bodies.length));
+    expect(await page.textContent('#errors li')).toContain('{"toString":null}');
+    await page.waitForSelector('#name-filter option[value="__proto__"]', { state: 'attached' });
+    expect(errors).toEqual([]);
+  });
 });
 
 /** A stream protected by SUBSCRIBER_TOKENS: the console takes the token from its URL or its input. */
@@ -298,6 +369,14 @@ describeBrowser('console with a protected stream', () => {
     const session = `token-${randomUUID()}`;
     await post(running.url, event('START', session));
     await waitForRows(page, (rows) => rows.some((r) => r[2] === session), 'rows.some((r) => r[2] === session)');
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps the access token when opened at /console/, which redirects to /console', async () => {
+    const { page, errors } = browser;
+    await page.goto(`${running.url}/console/?access_token=${TOKEN}`);
+    expect(new URL(page.url()).pathname).toBe('/console');
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 5000 });
     expect(errors).toEqual([]);
   });
 

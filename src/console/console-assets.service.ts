@@ -13,6 +13,7 @@ const FILES: Record<string, string> = {
   'console.css': 'text/css; charset=utf-8',
   'console.js': 'text/javascript; charset=utf-8',
   'console-model.js': 'text/javascript; charset=utf-8',
+  'console-stream.js': 'text/javascript; charset=utf-8',
   'chart.js': 'text/javascript; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };

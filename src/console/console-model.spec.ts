@@ -1,5 +1,5 @@
 // The console's model is plain browser JavaScript (src/console/public); it has no DOM, so it runs here as is.
-import { ConsoleModel, DEFAULT_HEARTBEAT_MS, OTHER, Ring, UNKNOWN } from './public/console-model.js';
+import { ConsoleModel, DEFAULT_HEARTBEAT_MS, NONE, OTHER, Ring, UNKNOWN } from './public/console-model.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -53,6 +53,76 @@ describe('ConsoleModel', () => {
     for (let i = 0; i < 10; i++) model.add(ev(`N${i}`, 's'), T0);
     expect(model.byName()).toHaveLength(4);
     expect(new Map(model.byName()).get(OTHER)).toBe(7);
+  });
+
+  it('tells which name each event is counted under, and the bound on those names', () => {
+    const model = new ConsoleModel({ maxNames: 3 });
+    expect(model.maxGroups).toBe(4);
+    const groups = ['A', '', 'B', 'C', 'D', 'A'].map((name) => model.add(ev(name, 's'), T0)?.group);
+    expect(groups).toEqual(['A', NONE, 'B', OTHER, OTHER, 'A']);
+    expect(model.count('A')).toBe(2);
+    expect(model.count(OTHER)).toBe(2);
+    expect(model.count('C')).toBe(0);
+  });
+
+  // Fields are untrusted: a value that is an object must not go through String(), which calls its own toString,
+  // and names such as `__proto__` must be keys like any other.
+  it('shows and counts events whose fields are objects with toString, or whose names are Object members', () => {
+    const model = new ConsoleModel();
+    const hostile = { toString: null };
+    const raws = [
+      JSON.stringify({
+        event_name: 'START',
+        session_id: 'h1',
+        data: { player: { platform: hostile }, media: { id: hostile } },
+      }),
+      JSON.stringify({ event_name: 'HEARTBEAT', session_id: hostile, data: hostile }),
+      JSON.stringify({
+        event_name: 'ERROR',
+        session_id: 'h2',
+        data: { message: hostile, name: { valueOf: null, toString: 1 } },
+      }),
+      JSON.stringify({ event_name: hostile, session_id: 'h3', data: { toString: null } }),
+      '{"event_name":"__proto__","session_id":"h4","__proto__":{"x":1},"data":{"__proto__":null,"constructor":null}}',
+      ...['toString', 'constructor', 'hasOwnProperty', 'valueOf'].map((name) =>
+        JSON.stringify({ event_name: name, session_id: 'h5', data: { hasOwnProperty: null } }),
+      ),
+    ];
+    const entries = raws.map((raw) => model.add(raw, T0));
+    expect(entries.every((entry) => entry !== undefined)).toBe(true);
+    expect(model.total).toBe(raws.length);
+    expect(model.malformed).toBe(0);
+    expect(model.find({}).map((e) => e.session)).toEqual([
+      'h5',
+      'h5',
+      'h5',
+      'h5',
+      'h4',
+      'h3',
+      'h2',
+      '{"toString":null}',
+      'h1',
+    ]);
+    expect(entries[0]).toMatchObject({ platform: '{"toString":null}', media: '{"toString":null}' });
+    expect(entries[2]).toMatchObject({ message: '{"toString":null}', errorName: '{"valueOf":null,"toString":1}' });
+    expect(new Map(model.byName())).toEqual(
+      new Map([
+        ['START', 1],
+        ['HEARTBEAT', 1],
+        ['ERROR', 1],
+        ['{"toString":null}', 1],
+        ['__proto__', 1],
+        ['toString', 1],
+        ['constructor', 1],
+        ['hasOwnProperty', 1],
+        ['valueOf', 1],
+      ]),
+    );
+    expect(model.count('__proto__')).toBe(1);
+    expect(model.count('toString')).toBe(1);
+    expect(model.find({ name: '__proto__' }).map((e) => e.session)).toEqual(['h4']);
+    expect(new Map(model.byPlatform()).get('{"toString":null}')).toBe(1);
+    expect(model.series(T0 + 1000, 1).series.get('__proto__')).toEqual([1]);
   });
 
   it('counts a session as active from its START until STOP, ERROR or two heartbeat periods of silence', () => {

@@ -30,7 +30,9 @@ export class ConsoleController {
   page(@Req() req: Request, @Res() res: Response): void {
     // The page's links are relative (so it works behind a path prefix): `/console/` would resolve them wrongly.
     if (req.path.endsWith('/')) {
-      res.redirect(301, '../console');
+      // With its query: `?access_token=` is how a protected stream is opened.
+      const query = req.originalUrl.indexOf('?');
+      res.redirect(301, query < 0 ? '../console' : `../console${req.originalUrl.slice(query)}`);
       return;
     }
     this.send(res, this.assets.get('index.html'));

@@ -1,25 +1,46 @@
 // Events per second as stacked bars, one per second, on a canvas. Plain 2D drawing: no library.
 
-const KNOWN_COLORS = {
-  START: '#2f9e62',
-  HEARTBEAT: '#3b7ddd',
-  STOP: '#8a94a6',
-  ERROR: '#e0484d',
-};
+// A Map, not an object literal: event names come from players, and `toString` or `__proto__` must not find
+// Object.prototype's members.
+const KNOWN_COLORS = new Map([
+  ['START', '#2f9e62'],
+  ['HEARTBEAT', '#3b7ddd'],
+  ['STOP', '#8a94a6'],
+  ['ERROR', '#e0484d'],
+]);
 const PALETTE = ['#e8a33d', '#8e5bd6', '#1fa3a3', '#d6589f', '#7a9a2a', '#c0703a', '#5b6fd6', '#a0a0a0'];
 const ORDER = ['START', 'HEARTBEAT', 'STOP', 'ERROR'];
 
-const assigned = new Map();
-
-/** A stable color per event name: fixed for the known ones, then from a palette in order of appearance. */
-export function colorOf(name) {
-  if (KNOWN_COLORS[name]) return KNOWN_COLORS[name];
-  let color = assigned.get(name);
-  if (!color) {
-    color = PALETTE[assigned.size % PALETTE.length];
-    assigned.set(name, color);
+/**
+ * A stable colour per event name: fixed for the known ones, then from a palette in order of appearance. It holds
+ * at most `capacity` names, forgetting the least recently coloured one past that: give it the names the model
+ * counts apart (ConsoleModel's `group`, at most `maxGroups` of them) and no colour ever changes.
+ */
+export class Palette {
+  constructor(capacity) {
+    this.capacity = capacity;
+    this.assigned = new Map();
+    this.next = 0;
   }
-  return color;
+
+  /** Names holding a palette colour. */
+  get size() {
+    return this.assigned.size;
+  }
+
+  colorOf(name) {
+    const known = KNOWN_COLORS.get(name);
+    if (known) return known;
+    let color = this.assigned.get(name);
+    if (color) {
+      this.assigned.delete(name); // most recent last
+    } else {
+      if (this.assigned.size >= this.capacity) this.assigned.delete(this.assigned.keys().next().value);
+      color = PALETTE[this.next++ % PALETTE.length];
+    }
+    this.assigned.set(name, color);
+    return color;
+  }
 }
 
 /** Known names in their usual order, then the others by volume. */
@@ -48,10 +69,10 @@ function formatCount(n) {
 }
 
 /**
- * Draws `{ seconds, series }` (see ConsoleModel.series) on `canvas`, sized to its CSS box.
+ * Draws `{ seconds, series }` (see ConsoleModel.series) on `canvas`, sized to its CSS box, in `palette`'s colours.
  * @returns {number} the largest per-second total drawn
  */
-export function drawChart(canvas, { seconds, series }) {
+export function drawChart(canvas, { seconds, series }, palette) {
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
@@ -76,6 +97,7 @@ export function drawChart(canvas, { seconds, series }) {
   const plotH = Math.max(1, height - top - bottom);
   const n = seconds.length;
   const names = stackOrder(series);
+  const colors = names.map((name) => palette.colorOf(name));
 
   let max = 0;
   for (let k = 0; k < n; k++) {
@@ -107,12 +129,12 @@ export function drawChart(canvas, { seconds, series }) {
   for (let k = 0; k < n; k++) {
     let base = 0;
     const x = left + k * barW;
-    for (const name of names) {
-      const v = series.get(name)[k];
+    for (let j = 0; j < names.length; j++) {
+      const v = series.get(names[j])[k];
       if (!v) continue;
       const y0 = y(base);
       const y1 = y(base + v);
-      ctx.fillStyle = colorOf(name);
+      ctx.fillStyle = colors[j];
       ctx.fillRect(x, y1, Math.max(barW - gap, 0.5), y0 - y1);
       base += v;
     }

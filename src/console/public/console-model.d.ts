@@ -9,6 +9,8 @@ export interface ConsoleEvent {
   receivedAt: number;
   raw: string;
   name: string;
+  /** The name it is counted and charted under: `name`, NONE, or OTHER past the distinct-name limit. */
+  group: string;
   session: string;
   platform: string;
   version: string;
@@ -39,11 +41,15 @@ export declare class ConsoleModel {
   readonly latest: Ring<ConsoleEvent>;
   readonly errors: Ring<ConsoleEvent>;
   readonly activeWindowMs: number;
+  /** How many distinct values `ConsoleEvent.group` takes at most. */
+  readonly maxGroups: number;
   add(raw: string, receivedAt?: number): ConsoleEvent | undefined;
   activeSessions(now?: number): { total: number; byPlatform: Array<[string, number]> };
   series(now?: number, count?: number): { seconds: number[]; series: Map<string, number[]> };
   rate(now?: number, window?: number): number;
   find(filter?: { name?: string; text?: string }, limit?: number): ConsoleEvent[];
+  /** Events counted under `group` since the start. */
+  count(group: string): number;
   byName(): Array<[string, number]>;
   byPlatform(): Array<[string, number]>;
 }

@@ -15,9 +15,44 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 /** A silent session is forgotten after this many active windows (or 10 minutes, if longer). */
 const FORGET_AFTER_WINDOWS = 10;
 
+/**
+ * The text shown for a field of an untrusted event. Objects are shown as JSON: converting them with String() would
+ * call their own `toString`, which an event may set to anything (`{"toString": null}` throws).
+ */
 function text(value) {
-  return typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'object':
+      return value === null ? '' : json(value);
+    default:
+      return '';
+  }
 }
+
+function json(value) {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return ''; // nested too deep for the stack
+  }
+}
+
+/** `object[key]` if `object` holds it itself: a missing key must not be looked up in Object.prototype. */
+function own(object, key) {
+  return object !== null && typeof object === 'object' && Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** `object[key]` if it is itself an object, else an empty one. */
+function ownObject(object, key) {
+  const value = own(object, key);
+  return value !== null && typeof value === 'object' ? value : EMPTY;
+}
+
+const EMPTY = Object.freeze({});
 
 /** A counter by key that holds at most `limit` keys; later new keys are counted under OTHER. */
 class BoundedCounter {
@@ -71,21 +106,22 @@ export class Ring {
  * fields are taken from it once.
  */
 export function describe(event, raw, receivedAt, seq) {
-  const data = event && typeof event.data === 'object' && event.data !== null ? event.data : {};
-  const player = typeof data.player === 'object' && data.player !== null ? data.player : {};
-  const media = typeof data.media === 'object' && data.media !== null ? data.media : {};
+  const data = ownObject(event, 'data');
+  const player = ownObject(data, 'player');
   return {
     seq,
     receivedAt,
     raw,
-    name: text(event.event_name),
-    session: text(event.session_id),
-    platform: text(player.platform),
-    version: text(player.version),
-    media: text(media.id),
-    ip: text(event.user_ip),
-    message: text(data.message),
-    errorName: text(data.name),
+    name: text(own(event, 'event_name')),
+    /** The name it is counted and charted under: itself, or OTHER past the distinct-name limit (set by the model). */
+    group: '',
+    session: text(own(event, 'session_id')),
+    platform: text(own(player, 'platform')),
+    version: text(own(player, 'version')),
+    media: text(own(ownObject(data, 'media'), 'id')),
+    ip: text(own(event, 'user_ip')),
+    message: text(own(data, 'message')),
+    errorName: text(own(data, 'name')),
   };
 }
 
@@ -142,9 +178,9 @@ export class ConsoleModel {
     }
     const entry = describe(event, raw, receivedAt, ++this.total);
     this.followSession(entry);
-    const name = this.names.add(entry.name);
+    entry.group = this.names.add(entry.name);
     this.platforms.add(entry.platform);
-    this.countSecond(name, receivedAt);
+    this.countSecond(entry.group, receivedAt);
     this.latest.push(entry);
     if (entry.name === 'ERROR') this.errors.push(entry);
     return entry;
@@ -268,6 +304,16 @@ export class ConsoleModel {
       if (found.length >= limit) break;
     }
     return found;
+  }
+
+  /** How many distinct values `group` takes at most: the names counted apart, and OTHER. */
+  get maxGroups() {
+    return this.names.limit + 1;
+  }
+
+  /** Events counted under `group` (an event name, NONE or OTHER) since the start. */
+  count(group) {
+    return this.names.counts.get(group) ?? 0;
   }
 
   /** Counts by event name, largest first. */
