@@ -342,6 +342,7 @@ describeBrowser('console in Chromium', () => {
     expect(await page.textContent('#total')).toBe(String(bodies.length));
     expect(await page.textContent('#errors li')).toContain('{"toString":null}');
     await page.waitForSelector('#name-filter option[value="__proto__"]', { state: 'attached' });
+    await screenshot(page, 'console-hostile.png');
     expect(errors).toEqual([]);
   });
 });
