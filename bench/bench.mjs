@@ -20,6 +20,9 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
   idle          RSS per idle subscriber (--idle-subs of them), and RSS after they leave, over --idle-cycles cycles
   paused        one reader stops reading during --paused-events POSTs of 1 KB: every POST 2xx? the other
                 readers lossless? RSS growth? the paused reader cut off?
+  bomb          3 rounds of --bomb-parallel decompression bombs (50 MiB of one byte) of each encoding (gzip, deflate,
+                br with a 16 MiB window) at once: RSS peak and 5 s later, normal POST latency meanwhile (not in the
+                default list)
 
 Target (default: builds if dist/ is missing or older than src/, then runs node dist/main.js)
   --target CMD     start CMD under bash instead (it gets PORT), e.g. a reference server doing the same job
@@ -40,6 +43,7 @@ Run length
   --fanout-events N       fanout: events per run (2000)        --fanout-rate N  fanout: events per second (200)
   --idle-subs N           idle: subscribers (5000)             --idle-cycles N  idle: connect/disconnect cycles (3)
   --paused-events N       paused: POSTs (20000)                --paused-readers N  paused: readers that read (10)
+  --bomb-parallel N       bomb: bombs at once per encoding (200)
   --reader-threads N      worker threads holding the fanout readers (1)
   --max-minutes M         hard limit for the whole run (20; 8 with --quick)
 `;
@@ -65,6 +69,7 @@ const { values: opt } = parseArgs({
     'paused-events': { type: 'string' },
     'paused-readers': { type: 'string' },
     'reader-threads': { type: 'string' },
+    'bomb-parallel': { type: 'string' },
     'max-minutes': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -108,6 +113,7 @@ const settings = {
   pausedEvents: int('paused-events', defaults.pausedEvents),
   pausedReaders: int('paused-readers', 10),
   readerThreads: int('reader-threads', 1),
+  bombParallel: int('bomb-parallel', 200),
   maxMinutes: int('max-minutes', defaults.maxMinutes),
 };
 
@@ -116,6 +122,7 @@ const RUNNERS = {
   fanout: scenarios.fanout,
   idle: scenarios.idle,
   paused: scenarios.paused,
+  bomb: scenarios.bomb,
 };
 const selected = opt.scenarios
   .split(/[\s,]+/)
@@ -125,7 +132,7 @@ for (const s of selected) {
   const [base, arg] = s.split(':');
   const ok = RUNNERS[base] && (base === 'fanout' ? /^[1-9]\d*$/.test(arg ?? '') : arg === undefined);
   if (!ok) {
-    log(`unknown scenario ${s}; known: ingest, fanout, fanout:N, idle, paused`);
+    log(`unknown scenario ${s}; known: ingest, fanout, fanout:N, idle, paused, bomb`);
     process.exit(2);
   }
 }

@@ -1,6 +1,8 @@
 // The scenarios. Each takes `{ server: { port, pid }, settings }` and returns `{ result, rows }`: `result` for the
 // JSON file, `rows` ([metric, value]) for the table.
 import crypto from 'node:crypto';
+import http from 'node:http';
+import zlib from 'node:zlib';
 import autocannon from 'autocannon';
 import { delivery, drain, register, sendEvents } from './load.mjs';
 import { ReaderPool } from './reader-pool.mjs';
@@ -13,6 +15,7 @@ import {
   log,
   nowMs,
   percentiles,
+  postEvent,
   request,
   round,
   rssKb,
@@ -355,5 +358,112 @@ export async function paused({ server, settings }) {
     await pool.closeAll().catch(() => {});
     await pool.terminate();
   }
+  return { result, rows };
+}
+
+/** 50 MiB of one byte, compressed as small as each encoding goes (`br` with its largest window, 16 MiB). */
+function bombs() {
+  const plain = Buffer.alloc(50 * 1024 * 1024, 'a');
+  return {
+    gzip: zlib.gzipSync(plain, { level: 9 }),
+    deflate: zlib.deflateSync(plain, { level: 9 }),
+    br: zlib.brotliCompressSync(plain, {
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24 },
+    }),
+  };
+}
+
+/**
+ * Decompression bombs: for each encoding, 3 rounds of `--bomb-parallel` bombs POSTed at once on fresh connections,
+ * while 4 clients POST a normal event every 10 ms each on keep-alive connections. The server's RSS before (after a
+ * warm-up round of as many plain POSTs of 50 KB), its peak and its RSS 5 s later, the bombs' answers, the normal
+ * POSTs' latency.
+ */
+export async function bomb({ server, settings }) {
+  const { port, pid } = server;
+  const parallel = settings.bombParallel;
+  const rounds = 3;
+  const result = { parallel, rounds, encodings: {} };
+  const rows = [];
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const normal = JSON.stringify(heartbeat());
+  const post = (body, headers = {}) =>
+    request({
+      port,
+      method: 'POST',
+      path: '/api/events',
+      body,
+      timeoutMs: 30000,
+      headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers },
+    });
+  const tally = (answers) => {
+    const statuses = {};
+    for (const a of answers) statuses[a.status ?? a.error] = (statuses[a.status ?? a.error] ?? 0) + 1;
+    return statuses;
+  };
+
+  // Not measured: the server's heap and buffers grow once to hold `parallel` requests at once, bombs or not.
+  const plain = Buffer.from(JSON.stringify({ event_name: 'WARM_UP', pad: 'x'.repeat(50 * 1024) }));
+  const rssCold = rssKb(pid);
+  const warmUp = tally(await Promise.all(Array.from({ length: parallel }, () => post(plain))));
+  await sleep(1000);
+  result.warm_up = { answers: warmUp, rss_kb: { before: rssCold, after: rssKb(pid) } };
+  rows.push([
+    `warm-up: ${parallel} plain 50 KB POSTs at once`,
+    `${describe(warmUp)}; RSS ${mb(rssCold)} -> ${mb(result.warm_up.rss_kb.after)}`,
+  ]);
+
+  for (const [encoding, body] of Object.entries(bombs())) {
+    await sleep(1000);
+    const rss0 = rssKb(pid);
+    log(`[bomb] ${rounds} × ${parallel} × ${encoding} (${body.length} B each, 50 MiB decoded)`);
+    const rss = new RssSampler(pid, 20);
+    const latencies = [];
+    const failures = {};
+    let bombing = true;
+    const normals = Array.from({ length: 4 }, async () => {
+      while (bombing) {
+        const r = await postEvent(port, normal, { agent: keepAlive, timeoutMs: 10000 });
+        if (r.status === 204) latencies.push(r.ms);
+        else failures[r.status ?? r.error] = (failures[r.status ?? r.error] ?? 0) + 1;
+        await sleep(10);
+      }
+    });
+    await sleep(200);
+    const answers = [];
+    for (let round = 0; round < rounds; round++) {
+      answers.push(
+        ...(await Promise.all(Array.from({ length: parallel }, () => post(body, { 'content-encoding': encoding })))),
+      );
+      await sleep(300);
+    }
+    bombing = false;
+    await Promise.all(normals);
+    const peak = rss.stop();
+    await sleep(5000);
+    const after = rssKb(pid);
+    const statuses = tally(answers);
+    const latency = percentiles(latencies);
+    const health = await request({ port, path: '/health', timeoutMs: 3000 });
+    result.encodings[encoding] = {
+      body_bytes: body.length,
+      answers: statuses,
+      rss_kb: { before: rss0, peak, after_5s: after },
+      normal_post_ms: latency,
+      normal_post_failures: failures,
+      health: health.status ?? health.error,
+    };
+    rows.push(
+      [`${encoding}: bomb answers`, describe(statuses)],
+      [`${encoding}: RSS before / peak / 5 s after`, `${mb(rss0)} / ${mb(peak)} / ${mb(after)}`],
+      [`${encoding}: RSS growth (peak - before)`, mb(peak != null && rss0 != null ? peak - rss0 : null)],
+      [
+        `${encoding}: normal POSTs meanwhile p50 / p99 / max`,
+        `${ms(latency.p50)} / ${ms(latency.p99)} / ${ms(latency.max)} (${latency.n} 204, ${count(failures)} other)`,
+      ],
+    );
+    log(`  ${describe(statuses)}; RSS ${mb(rss0)} -> peak ${mb(peak)} -> ${mb(after)}; normal p99 ${ms(latency.p99)}`);
+  }
+  keepAlive.destroy();
   return { result, rows };
 }

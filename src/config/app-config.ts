@@ -100,6 +100,8 @@ export class AppConfig {
   @IsString() @MinLength(1) host = '0.0.0.0';
   /** Largest accepted event, in bytes, before and after decompression. */
   @IsInt() @Min(64) @Max(64 * 1024 * 1024) maxEventBytes = 256 * 1024;
+  /** Time a client has to send an event's body (408 after); below Node's own 300 s request timeout. */
+  @IsInt() @Min(100) @Max(300_000) bodyTimeoutMs = 30_000;
   @IsTrustProxy() trustProxy: TrustProxy = 'loopback, linklocal, uniquelocal';
   /** Silence on a stream after which a keep-alive comment is sent. */
   @IsInt() @Min(10) @Max(3_600_000) sseHeartbeatMs = 15_000;
@@ -140,6 +142,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   PORT: { key: 'port', kind: 'int' },
   HOST: { key: 'host', kind: 'string' },
   MAX_EVENT_BYTES: { key: 'maxEventBytes', kind: 'int' },
+  BODY_TIMEOUT_MS: { key: 'bodyTimeoutMs', kind: 'int' },
   TRUST_PROXY: { key: 'trustProxy', kind: 'trustProxy' },
   SSE_HEARTBEAT_MS: { key: 'sseHeartbeatMs', kind: 'int' },
   SSE_MAX_BUFFER_BYTES: { key: 'sseMaxBufferBytes', kind: 'int' },

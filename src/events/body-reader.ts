@@ -1,14 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { BadRequestException, PayloadTooLargeException, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  BadRequestException,
+  PayloadTooLargeException,
+  RequestTimeoutException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { rejection } from './rejection.js';
 
-const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress> = {
-  gzip: () => zlib.createGunzip(),
-  'x-gzip': () => zlib.createGunzip(),
-  deflate: () => zlib.createInflate(),
-  br: () => zlib.createBrotliDecompress(),
+/**
+ * Decoders of a whole received body. They run synchronously, one per event-loop turn (see `inTurn`), so that one
+ * decoder at most exists in the process at any time: bodies decoded in parallel would each hold a decoder's
+ * window (up to 16 MiB for Brotli) at once. Past `limit` decoded bytes they throw ERR_BUFFER_TOO_LARGE, so a bomb
+ * costs `limit` bytes of output (0.1 to 1 ms at the default limit), not more.
+ */
+const DECODERS: Record<string, (body: Buffer, limit: number) => Buffer> = {
+  gzip: (body, limit) => zlib.gunzipSync(body, { maxOutputLength: limit }),
+  'x-gzip': (body, limit) => zlib.gunzipSync(body, { maxOutputLength: limit }),
+  deflate: (body, limit) => zlib.inflateSync(body, { maxOutputLength: limit }),
+  br: (body, limit) => zlib.brotliDecompressSync(narrowBrotliWindow(body, limit), { maxOutputLength: limit }),
 };
 
 /**
@@ -19,69 +30,124 @@ const DECODERS: Record<string, () => zlib.Gunzip | zlib.Inflate | zlib.BrotliDec
 const MAX_DRAIN_BYTES = 32 * 1024 * 1024;
 
 class TooLarge extends Error {}
+class TimedOut extends Error {}
+
+let lastTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `work` in an event-loop turn of its own, after the work queued before it: between two decodes the server
+ * reads its sockets, so a burst of compressed bodies delays other requests by one decode, not by all of them.
+ */
+function inTurn<T>(work: () => T): Promise<T> {
+  const result = lastTurn.then(
+    () =>
+      new Promise<T>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            resolve(work());
+          } catch (err) {
+            reject(err as Error);
+          }
+        }),
+      ),
+  );
+  lastTurn = result.catch(() => undefined);
+  return result;
+}
+
+/**
+ * Lowers the window a Brotli stream announces to the smallest one that holds `limit` bytes, in place. The decoder
+ * allocates its window from the stream's header (WBITS, window 2^WBITS - 16), up to 16 MiB for 51 bytes of input,
+ * and fills it before it stops at `limit`. A stream that decodes to at most `limit` bytes decodes the same with
+ * the lower window: no distance in it can reach further back than its own length, and a distance past the
+ * bytes decoded so far is a dictionary reference whichever the window.
+ */
+export function narrowBrotliWindow(body: Buffer, limit: number): Buffer {
+  // WBITS is 1 bit (0: 16), or 4 bits (1, then n in 1..7: 17 + n), or 7 bits (1, 000, then 10..15, 17).
+  if (body.length === 0 || (body[0] & 1) === 0) return body;
+  const n = (body[0] >> 1) & 7;
+  if (n === 0) return body; // a window of 128 KiB at most
+  let needed = 18; // the smallest of the 4-bit forms, so that the header keeps its length
+  while ((1 << needed) - 16 < limit) needed++;
+  if (17 + n > needed) body[0] = (body[0] & ~0b1110) | ((needed - 17) << 1);
+  return body;
+}
 
 /**
  * Reads a request body, whatever its Content-Type, decoding gzip, deflate and br.
  * `limit` applies to the bytes received and, for an encoded body, to the decoded bytes too,
  * so a small compressed bomb is refused once it has grown past the limit.
+ * The whole body, or the drained rest of a refused one, must arrive within `timeoutMs` (408 otherwise).
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimedOut()), timeoutMs);
+  });
   try {
-    return await read(req, limit);
+    try {
+      return await read(req, limit, expired);
+    } catch (err) {
+      if (!(err instanceof TooLarge)) throw err;
+      await Promise.race([drain(req), expired]);
+      throw rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
+    }
   } catch (err) {
-    if (!(err instanceof TooLarge)) throw err;
-    await drain(req);
-    throw rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
+    if (!(err instanceof TimedOut)) throw err;
+    throw rejection('timeout', new RequestTimeoutException(`The body did not arrive within ${timeoutMs} ms`));
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-function read(req: IncomingMessage, limit: number): Promise<Buffer> {
-  if (Number(req.headers['content-length']) > limit) return Promise.reject(new TooLarge());
+async function read(req: IncomingMessage, limit: number, expired: Promise<never>): Promise<Buffer> {
+  if (Number(req.headers['content-length']) > limit) throw new TooLarge();
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  if (encoding === 'identity' || encoding === '') return collect(req, limit);
-  const makeDecoder = DECODERS[encoding];
-  if (!makeDecoder) {
-    return Promise.reject(
-      rejection(
-        'encoding',
-        new UnsupportedMediaTypeException(`Content-Encoding ${encoding} is not supported (gzip, deflate, br)`),
-      ),
+  if (encoding === 'identity' || encoding === '') return collect(req, limit, expired);
+  const decode = DECODERS[encoding];
+  if (!decode) {
+    throw rejection(
+      'encoding',
+      new UnsupportedMediaTypeException(`Content-Encoding ${encoding} is not supported (gzip, deflate, br)`),
     );
   }
-  const decoder = makeDecoder();
-  let received = 0;
-  const onData = (chunk: Buffer) => {
-    received += chunk.length;
-    if (received > limit) decoder.destroy(new TooLarge());
-  };
-  req.on('data', onData);
-  req.pipe(decoder);
-  return collect(decoder, limit).catch((err: unknown) => {
-    req.unpipe(decoder);
-    req.off('data', onData);
-    decoder.destroy();
-    if (err instanceof TooLarge) throw err;
+  const body = await collect(req, limit, expired);
+  try {
+    return await inTurn(() => decode(body, limit));
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new TooLarge();
     throw rejection('encoding', new BadRequestException(`The ${encoding} body could not be decoded`));
-  });
+  }
 }
 
-function collect(stream: Readable, limit: number): Promise<Buffer> {
+function collect(stream: Readable, limit: number, expired: Promise<never>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', fail);
+      chunks.length = 0;
+    };
+    const fail = (err: unknown) => {
+      stop();
+      reject(err);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        stream.off('data', onData);
-        chunks.length = 0;
-        reject(new TooLarge());
-        return;
-      }
+      if (size > limit) return fail(new TooLarge());
       chunks.push(chunk);
     };
+    const onEnd = () => {
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+      stop();
+      resolve(body);
+    };
     stream.on('data', onData);
-    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    stream.once('error', reject);
+    stream.once('end', onEnd);
+    stream.once('error', fail);
+    expired.catch(fail);
   });
 }
 

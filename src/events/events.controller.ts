@@ -7,6 +7,7 @@ import {
   Post,
   Query,
   Req,
+  RequestTimeoutException,
   Res,
   ServiceUnavailableException,
   Sse,
@@ -60,18 +61,21 @@ export class EventsController {
   /**
    * What POST /api/events does, on Node's own request and response, given the client's address as resolved
    * through trusted proxies. Also called straight from the HTTP server, without Express (see ingest-fast-lane.ts).
-   * @throws HttpException (400, 413, 415) for bad input, after counting it.
+   * @throws HttpException (400, 408, 413, 415) for bad input, after counting it.
    */
   async acceptEvent(req: IncomingMessage, res: ServerResponse, clientIp: string | undefined): Promise<void> {
     const started = performance.now();
     let event: BroadcastEvent;
     try {
-      event = buildFrame(await readBody(req, this.config.maxEventBytes), normalizeIp(clientIp), this.check);
+      const body = await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs);
+      event = buildFrame(body, normalizeIp(clientIp), this.check);
     } catch (err) {
       this.metrics.eventRejected(rejectReason(err));
       // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
       // client sends it: closing the connection instead would make it fail to write before it reads the 413.
       allowAnyOrigin(res);
+      // A client too slow to send its body is not kept: its connection closes after the 408.
+      if (err instanceof RequestTimeoutException) res.setHeader('Connection', 'close');
       throw err;
     }
     this.bus.publish(event);

@@ -10,6 +10,7 @@ export const REJECT_REASONS = [
   'encoding',
   'schema',
   'rate_limit',
+  'timeout',
   'other',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
