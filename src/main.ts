@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
@@ -16,14 +17,61 @@ function readConfig(): AppConfig {
   }
 }
 
+/** Why listening failed, in one line naming the variable to change. */
+function listenError(err: NodeJS.ErrnoException, config: AppConfig): string {
+  const host = `HOST=${JSON.stringify(config.host ?? '')}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `PORT=${config.port}: the port is already in use${config.host ? ` on ${host}` : ''}`;
+    case 'EACCES':
+      return `PORT=${config.port}: not allowed to listen on this port (below 1024 without the privilege?)`;
+    case 'EADDRNOTAVAIL':
+      return `${host}: not an address of this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return `${host}: the host name does not resolve`;
+    case 'EAFNOSUPPORT':
+      return `${host}: this machine has no such address family (IPv6?)`;
+    default:
+      return `${host} PORT=${config.port}: cannot listen (${err.code ?? err.message})`;
+  }
+}
+
+/**
+ * Opens the listening socket before anything else starts (no Redis connection, no start-up lines), so that a
+ * HOST or PORT that cannot be used ends the process in one line. The HTTP server takes this socket over.
+ */
+async function bind(config: AppConfig): Promise<Server> {
+  const listener = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen({ port: config.port, host: config.host }, resolve);
+    });
+  } catch (err) {
+    process.stderr.write(`Cannot listen: ${listenError(err as NodeJS.ErrnoException, config)}\n`);
+    process.exit(1);
+  }
+  return listener;
+}
+
+/** `http://host:port` of a bound address, IPv6 in brackets. */
+function urlOf({ address, family, port }: AddressInfo): string {
+  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
+
 async function bootstrap(): Promise<void> {
   const config = readConfig();
+  const listener = await bind(config);
   const logger = new Logger('Main');
   const app = await NestFactory.create(AppModule.forRoot(config), APP_OPTIONS);
   await configureApp(app, config);
-  await app.listen(config.port, config.host);
+  // Node's server.listen(handle): the HTTP server accepts on the socket bound above (Nest types only a port).
+  await app.listen(listener as unknown as number);
+  const address = (app.getHttpServer() as Server).address() as AddressInfo;
   // AppConfig.toJSON() leaves the secrets out.
-  logger.log({ msg: `Listening on http://${config.host}:${config.port}`, config: config.toJSON() });
+  logger.log({ msg: `Listening on ${urlOf(address)}`, config: config.toJSON() });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

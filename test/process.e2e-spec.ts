@@ -1,5 +1,7 @@
+import { createServer, type Server } from 'node:net';
+import { waitUntil } from './support/eventually.js';
 import { postEvent, request } from './support/http.js';
-import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening } from './support/child-app.js';
+import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { SseClient } from './support/sse-client.js';
 
 describe('the service as a process', () => {
@@ -54,6 +56,94 @@ describe('the service as a process', () => {
       expect(app.output()).toMatch(
         new RegExp(`Listening on http://127\\.0\\.0\\.1:${port}\\b[^\\n]*"maxSubscribers":77`),
       );
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  /** The exit code, or 'still running' after `ms`. */
+  const exitWithin = (app: ChildApp, ms: number) =>
+    Promise.race([
+      app.exited,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running'), ms).unref()),
+    ]);
+
+  /** What a process that must not start printed: one line, no stack trace, nothing claiming it started. */
+  const expectOneLineRefusal = (output: string, name: string) => {
+    expect(output.trim().split('\n')).toEqual([expect.stringContaining(`${name}=`)]);
+    expect(output).not.toMatch(/\n\s+at |successfully started|Listening/);
+  };
+
+  it.each([
+    ['SUBSCRIBER_TOKENS', ','],
+    ['SUBSCRIBER_TOKENS', ' , '],
+    ['REDIS_URL', 'redis://:secret%pw@host'],
+    ['REDIS_URL', 'redis://secret%zz:pw@host'],
+    ['HOST', 'not..valid'],
+  ])('refuses %s=%j at validation: one line naming it, no secret, exit 1', async (name, value) => {
+    const app = spawnApp(main, { [name]: value, PORT: String(await freePort()) });
+    try {
+      expect(await exitWithin(app, 10_000)).toBe(1);
+      expectOneLineRefusal(app.output(), name);
+      expect(app.output()).not.toContain('secret');
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 in one line naming HOST when HOST is no address of this machine', async () => {
+    const app = spawnApp(main, { HOST: '10.255.255.1', PORT: String(await freePort()) });
+    try {
+      expect(await exitWithin(app, 10_000)).toBe(1);
+      expectOneLineRefusal(app.output(), 'HOST');
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 in one line naming PORT when the port is taken', async () => {
+    const port = await freePort();
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    try {
+      const app = spawnApp(main, { PORT: String(port) });
+      try {
+        expect(await exitWithin(app, 10_000)).toBe(1);
+        expectOneLineRefusal(app.output(), 'PORT');
+        expect(app.output()).toMatch(/in use/);
+      } finally {
+        app.child.kill('SIGKILL');
+      }
+    } finally {
+      taken.close();
+    }
+  });
+
+  /** Starts the service with PORT=0 and returns the URL its start-up line gives. */
+  async function startOnAnyPort(env: Record<string, string>) {
+    const app = spawnApp(main, { PORT: '0', ...env });
+    await waitUntil(() => /Listening on \S+/.test(app.output()) || app.output().includes('Cannot'), 15000, 'start');
+    const logged = /Listening on (http:\/\/\S+?)"/.exec(app.output())?.[1] ?? 'none';
+    return { app, logged };
+  }
+
+  it('without HOST, listens on IPv6 and IPv4, and logs the port PORT=0 chose', async () => {
+    const { app, logged } = await startOnAnyPort({ HOST: '' });
+    try {
+      expect(logged).toMatch(/^http:\/\/\[::\]:[1-9]\d*$/);
+      const { port } = new URL(logged);
+      expect((await request(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+      expect((await request(`http://[::1]:${port}/health/live`)).status).toBe(200);
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
+  it('with HOST=::1, logs a URL that answers', async () => {
+    const { app, logged } = await startOnAnyPort({ HOST: '::1' });
+    try {
+      expect(logged).toMatch(/^http:\/\/\[::1\]:[1-9]\d*$/);
+      expect((await request(`${logged}/health/live`)).status).toBe(200);
     } finally {
       app.child.kill('SIGKILL');
     }

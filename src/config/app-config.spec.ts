@@ -11,7 +11,9 @@ describe('loadConfig', () => {
       sseMaxBufferBytes: 1048576,
       maxSubscribers: 10000,
       shutdownTimeoutMs: 10000,
+      bodyTimeoutMs: 30000,
     });
+    expect(loadConfig({}).host).toBeUndefined();
   });
 
   it('reads every variable', () => {
@@ -55,6 +57,12 @@ describe('loadConfig', () => {
     ['MAX_SUBSCRIBERS', '0'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'somewhere'],
+    ['BODY_TIMEOUT_MS', '50'],
+    ['BODY_TIMEOUT_MS', '300001'],
+    ['HOST', 'not..valid'],
+    ['HOST', '[::1]'],
+    ['HOST', '-host'],
+    ['HOST', 'a b'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}=`));
@@ -62,5 +70,27 @@ describe('loadConfig', () => {
 
   it('names every variable at fault at once', () => {
     expect(() => loadConfig({ PORT: 'x', MAX_SUBSCRIBERS: 'y' })).toThrow(/PORT=.*\n.*MAX_SUBSCRIBERS=/s);
+  });
+
+  it.each(['localhost', 'my-host.internal', '0.0.0.0', '::', '::1', '10.1.2.3'])('accepts HOST=%s', (host) => {
+    expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it.each([',', ' , ', ',,'])('refuses SUBSCRIBER_TOKENS=%j, set but with no token, without echoing it', (raw) => {
+    expect(() => loadConfig({ SUBSCRIBER_TOKENS: raw })).toThrow(
+      /^Invalid configuration: SUBSCRIBER_TOKENS=<redacted>: .*no token/,
+    );
+  });
+
+  it('prints one line per variable at fault', () => {
+    let message = '';
+    try {
+      loadConfig({ PORT: 'x' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(
+      'Invalid configuration: PORT="x": PORT must not be greater than 65535; PORT must not be less than 0; PORT must be an integer number',
+    );
   });
 });

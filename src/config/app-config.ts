@@ -48,6 +48,23 @@ function IsTrustProxy() {
     });
 }
 
+/** A host name as DNS writes it: labels of letters, digits and inner hyphens, joined by dots. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function IsListenHost() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isListenHost',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && (isIP(value) !== 0 || HOST_NAME.test(value)),
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be an IP address (IPv6 without brackets) or a host name`,
+      },
+    });
+}
+
 /** A bearer token (RFC 6750 token68 characters, so it travels unescaped in a header), 16 characters at least. */
 const TOKEN_PATTERN = /^[A-Za-z0-9\-._~+/]{16,}=*$/;
 const TOKEN_MESSAGE =
@@ -66,7 +83,17 @@ export function isRedisUrl(value: unknown): boolean {
   } catch {
     return false;
   }
-  return url.hostname !== '' && /^\/?\d*$/.test(url.pathname);
+  return url.hostname !== '' && /^\/?\d*$/.test(url.pathname) && decodes(url.username) && decodes(url.password);
+}
+
+/** Whether ioredis can percent-decode a URL's user name or password (a lone `%` makes it throw at start-up). */
+function decodes(part: string): boolean {
+  try {
+    decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function IsRedisUrl() {
@@ -78,16 +105,17 @@ function IsRedisUrl() {
       validator: {
         validate: isRedisUrl,
         defaultMessage: (args?: ValidationArguments) =>
-          `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL`,
+          `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL, with % in the user name or password written %25`,
       },
     });
 }
 
-/** The URL with its password replaced, for logs and status pages. */
-export function redactUrl(value: string): string {
+/** The URL with its password (and, with `hideUser`, its user name) replaced, for logs and status pages. */
+export function redactUrl(value: string, hideUser = false): string {
   try {
     const url = new URL(value);
     if (url.password) url.password = '***';
+    if (hideUser && url.username) url.username = '***';
     return url.toString();
   } catch {
     return '***';
@@ -97,7 +125,8 @@ export function redactUrl(value: string): string {
 /** The service's configuration, read once from the environment at start-up. */
 export class AppConfig {
   @IsInt() @Min(0) @Max(65535) port = 8080;
-  @IsString() @MinLength(1) host = '0.0.0.0';
+  /** Unset: every address, IPv6 and IPv4 (Node listens on `::`, dual-stack, or on 0.0.0.0 without IPv6). */
+  @IsOptional() @IsListenHost() host?: string;
   /** Largest accepted event, in bytes, before and after decompression. */
   @IsInt() @Min(64) @Max(64 * 1024 * 1024) maxEventBytes = 256 * 1024;
   /** Time a client has to send an event's body (408 after); below Node's own 300 s request timeout. */
@@ -193,24 +222,32 @@ function parse(kind: Kind, raw: string): unknown {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const config = new AppConfig();
   const target = config as unknown as Record<string, unknown>;
+  const lines: string[] = [];
   for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {
     const raw = env[name];
-    if (raw !== undefined && raw.trim() !== '') target[key] = parse(kind, raw);
+    if (raw === undefined || raw.trim() === '') continue;
+    const value = parse(kind, raw);
+    // `,` is no list of tokens: taken as none, it would leave the stream open to anyone.
+    if (kind === 'list' && (value as string[]).length === 0) {
+      lines.push(`${name}=<redacted>: ${name} is set but holds no token (unset it for no token at all)`);
+    }
+    target[key] = value;
   }
   const errors = validateSync(config);
-  if (errors.length) {
+  if (errors.length || lines.length) {
     const byKey = new Map(Object.entries(ENV_VARIABLES).map(([name, { key }]) => [key as string, name]));
-    const lines = errors.map((e) => {
+    const invalid = errors.map((e) => {
       const name = byKey.get(e.property) ?? e.property;
       const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
-      // Secrets are not echoed; a URL may carry a password.
+      // Secrets are not echoed; a URL may carry a password (or a mistyped one in its user name).
       const raw = env[name] ?? '';
       const shown = SECRET_VARIABLES.has(name)
         ? '<redacted>'
-        : JSON.stringify(e.property === 'redisUrl' ? redactUrl(raw) : raw);
+        : JSON.stringify(e.property === 'redisUrl' ? redactUrl(raw, true) : raw);
       return `${name}=${shown}: ${reasons.join('; ')}`;
     });
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+    // One line per variable at fault.
+    throw new ConfigError([...lines, ...invalid].map((line) => `Invalid configuration: ${line}`).join('\n'));
   }
   return config;
 }

@@ -31,6 +31,8 @@ describe('Redis configuration', () => {
     'redis://host/zero',
     'redis://host/0/1',
     '/var/run/redis.sock',
+    'redis://:secret%pw@host',
+    'redis://us%er:pw@host',
   ])('refuses %s, naming REDIS_URL', (url) => {
     expect(isRedisUrl(url)).toBe(false);
     expect(() => loadConfig({ REDIS_URL: url })).toThrow(ConfigError);
@@ -44,6 +46,10 @@ describe('Redis configuration', () => {
     expect(JSON.stringify(config)).toContain('"redisUrl":"rediss://app:***@cache:6380/1"');
     expect(JSON.stringify(config)).not.toContain('hunter2');
     expect(redactUrl('redis://cache:6379')).toBe('redis://cache:6379');
+    // A password with a lone %, which ioredis could not decode: refused without echoing it, nor the user name.
+    expect(() => loadConfig({ REDIS_URL: 'redis://us%er:hunter2%x@host' })).toThrow(
+      /REDIS_URL="redis:\/\/\*\*\*:\*\*\*@host"/,
+    );
   });
 
   it('refuses a channel name longer than 256 characters', () => {
