@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import * as scenarios from './lib/scenarios.mjs';
 import { attachServer, ensureBuilt, startServer } from './lib/target.mjs';
 import { log, openFileLimits, request, round } from './lib/util.mjs';
@@ -48,38 +48,29 @@ Run length
   --max-minutes M         hard limit for the whole run (20; 8 with --quick)
 `;
 
-const { values: opt } = parseArgs({
-  options: {
-    scenarios: { type: 'string', short: 's', default: 'ingest,fanout:100,fanout:1000,idle,paused' },
-    quick: { type: 'boolean', default: false },
-    target: { type: 'string' },
-    url: { type: 'string' },
-    pid: { type: 'string' },
-    label: { type: 'string' },
-    'skip-build': { type: 'boolean', default: false },
-    'reuse-server': { type: 'boolean', default: false },
-    json: { type: 'string' },
-    duration: { type: 'string' },
-    connections: { type: 'string' },
-    'ingest-subs': { type: 'string' },
-    'fanout-events': { type: 'string' },
-    'fanout-rate': { type: 'string' },
-    'idle-subs': { type: 'string' },
-    'idle-cycles': { type: 'string' },
-    'paused-events': { type: 'string' },
-    'paused-readers': { type: 'string' },
-    'reader-threads': { type: 'string' },
-    'bomb-parallel': { type: 'string' },
-    'max-minutes': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
+const opt = parseCommandLine('bench', HELP, {
+  scenarios: { type: 'string', short: 's', default: 'ingest,fanout:100,fanout:1000,idle,paused' },
+  quick: { type: 'boolean', default: false },
+  target: { type: 'string' },
+  url: { type: 'string' },
+  pid: { type: 'string' },
+  label: { type: 'string' },
+  'skip-build': { type: 'boolean', default: false },
+  'reuse-server': { type: 'boolean', default: false },
+  json: { type: 'string' },
+  duration: { type: 'string' },
+  connections: { type: 'string' },
+  'ingest-subs': { type: 'string' },
+  'fanout-events': { type: 'string' },
+  'fanout-rate': { type: 'string' },
+  'idle-subs': { type: 'string' },
+  'idle-cycles': { type: 'string' },
+  'paused-events': { type: 'string' },
+  'paused-readers': { type: 'string' },
+  'reader-threads': { type: 'string' },
+  'bomb-parallel': { type: 'string' },
+  'max-minutes': { type: 'string' },
 });
-
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
 if (opt.target && opt.url) {
   log('--target and --url exclude each other');
   process.exit(2);
@@ -186,6 +177,7 @@ async function main() {
     meta.finished_at = new Date().toISOString();
     printTable(report);
     if (opt.json) {
+      fs.mkdirSync(path.dirname(path.resolve(opt.json)), { recursive: true });
       fs.writeFileSync(opt.json, `${JSON.stringify(report, null, 2)}\n`);
       log(`JSON written to ${opt.json}`);
     }

@@ -13,8 +13,19 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+const HELP = `Usage: npm run bench:cross-instance -- [options]   (after npm run build)
+
+  --events N        events per run (default 2000, at most 100000)
+  --rate N          events per second (default 200, at most 5000)
+  --readers N       SSE readers per group (default 10, at most 500)
+  --bytes N         size of each event (default 400)
+  --time-limit S    hard limit for the whole run (default 120)
+  --json            print the results as JSON
+  -h, --help        this help
+`;
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -70,15 +81,13 @@ function readers({ groups, perGroup, expected }) {
 }
 
 async function main() {
-  const { values: opts } = parseArgs({
-    options: {
-      events: { type: 'string', default: '2000' },
-      rate: { type: 'string', default: '200' },
-      readers: { type: 'string', default: '10' },
-      bytes: { type: 'string', default: '400' },
-      'time-limit': { type: 'string', default: '120' },
-      json: { type: 'boolean', default: false },
-    },
+  const opts = parseCommandLine('cross-instance', HELP, {
+    events: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '200' },
+    readers: { type: 'string', default: '10' },
+    bytes: { type: 'string', default: '400' },
+    'time-limit': { type: 'string', default: '120' },
+    json: { type: 'boolean', default: false },
   });
   const EVENTS = Math.min(Number(opts.events), 100_000);
   const RATE = Math.min(Number(opts.rate), 5_000);

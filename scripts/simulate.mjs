@@ -6,7 +6,7 @@
 //   npm run simulate -- --url http://127.0.0.1:8080 --players 500 --duration 60
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from './lib/command-line.mjs';
 
 const HELP = `Usage: npm run simulate -- [options]
 
@@ -21,24 +21,16 @@ const HELP = `Usage: npm run simulate -- [options]
   -h, --help            this help
 `;
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string', default: 'http://127.0.0.1:8080' },
-    players: { type: 'string', default: '50' },
-    duration: { type: 'string', default: '60' },
-    heartbeat: { type: 'string', default: '5' },
-    'error-rate': { type: 'string', default: '0.05' },
-    session: { type: 'string', default: '40' },
-    'allow-remote': { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const args = parseCommandLine('simulate', HELP, {
+  url: { type: 'string', default: 'http://127.0.0.1:8080' },
+  players: { type: 'string', default: '50' },
+  duration: { type: 'string', default: '60' },
+  heartbeat: { type: 'string', default: '5' },
+  'error-rate': { type: 'string', default: '0.05' },
+  session: { type: 'string', default: '40' },
+  'allow-remote': { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
 });
-
-if (args.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
 
 function fail(message) {
   process.stderr.write(`simulate: ${message}\n\n${HELP}`);

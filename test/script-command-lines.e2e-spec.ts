@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { freePort } from './support/child-app.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(script: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe.each(['scripts/simulate.mjs', 'bench/bench.mjs', 'bench/cross-instance.mjs'])('%s', (script) => {
+  it('prints its usage on stdout for --help and -h, exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const result = await run(script, [flag]);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      expect(result.stdout).toMatch(/^Usage: npm run /);
+    }
+  });
+
+  it.each([['--bogus'], ['--bogus=1'], ['stray']])(
+    'refuses %s with the reason and the usage on stderr, exit 2, no stack trace',
+    async (arg) => {
+      const result = await run(script, [arg]);
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+      expect(result.stderr).toMatch(/^\w[\w-]*: .*(bogus|stray)/);
+      expect(result.stderr).toContain('Usage: npm run ');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    },
+  );
+});
+
+describe('bench/bench.mjs --json', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = mkdtempSync(path.resolve('test-output', 'bench-json-'));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('creates the folder of the JSON file', async () => {
+    // Nothing listens on the port: the scenario fails after a few seconds, and the report is still written.
+    const file = path.join(folder, 'missing', 'x.json');
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const result = await run('bench/bench.mjs', ['-s', 'idle', '--url', url, '--json', file]);
+    expect(result.code).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ meta: { target: url }, scenarios: { idle: {} } });
+  }, 30_000);
+});
