@@ -78,7 +78,7 @@ port=$(free_port)
 
 step "start: node dist/main.js on 127.0.0.1:$port"
 cd "$runtime"
-# HOST is 0.0.0.0 in the image; here the service stays on the loopback address.
+# HOST is unset in the image (every address); here the service stays on the loopback address.
 export NODE_ENV=production PORT="$port" HOST=127.0.0.1 NO_COLOR=1
 node dist/main.js >"$work/server.log" 2>&1 &
 server_pid=$!

@@ -375,9 +375,9 @@ function bombs() {
 
 /**
  * Decompression bombs: for each encoding, 3 rounds of `--bomb-parallel` bombs POSTed at once on fresh connections,
- * while 4 clients POST a normal event every 10 ms each on keep-alive connections. The server's RSS before (after a
- * warm-up round of as many plain POSTs of 50 KB), its peak and its RSS 5 s later, the bombs' answers, the normal
- * POSTs' latency.
+ * while 4 clients POST a normal event every 10 ms each on keep-alive connections; first the same with plain POSTs
+ * of 50 KB, the bombs' size, as the reference. The server's RSS before, its peak and 5 s later, the answers, the
+ * normal POSTs' latency.
  */
 export async function bomb({ server, settings }) {
   const { port, pid } = server;
@@ -402,27 +402,15 @@ export async function bomb({ server, settings }) {
     return statuses;
   };
 
-  // Not measured: the server's heap and buffers grow once to hold `parallel` requests at once, bombs or not.
-  const plain = Buffer.from(JSON.stringify({ event_name: 'WARM_UP', pad: 'x'.repeat(50 * 1024) }));
-  const rssCold = rssKb(pid);
-  const warmUp = tally(await Promise.all(Array.from({ length: parallel }, () => post(plain))));
-  await sleep(1000);
-  result.warm_up = { answers: warmUp, rss_kb: { before: rssCold, after: rssKb(pid) } };
-  rows.push([
-    `warm-up: ${parallel} plain 50 KB POSTs at once`,
-    `${describe(warmUp)}; RSS ${mb(rssCold)} -> ${mb(result.warm_up.rss_kb.after)}`,
-  ]);
-
-  for (const [encoding, body] of Object.entries(bombs())) {
-    await sleep(1000);
+  /** 3 rounds of `parallel` POSTs of `body` at once, 4 clients POSTing a normal event every 10 ms meanwhile. */
+  const underLoad = async (body, headers) => {
     const rss0 = rssKb(pid);
-    log(`[bomb] ${rounds} × ${parallel} × ${encoding} (${body.length} B each, 50 MiB decoded)`);
     const rss = new RssSampler(pid, 20);
     const latencies = [];
     const failures = {};
-    let bombing = true;
+    let loading = true;
     const normals = Array.from({ length: 4 }, async () => {
-      while (bombing) {
+      while (loading) {
         const r = await postEvent(port, normal, { agent: keepAlive, timeoutMs: 10000 });
         if (r.status === 204) latencies.push(r.ms);
         else failures[r.status ?? r.error] = (failures[r.status ?? r.error] ?? 0) + 1;
@@ -432,37 +420,45 @@ export async function bomb({ server, settings }) {
     await sleep(200);
     const answers = [];
     for (let round = 0; round < rounds; round++) {
-      answers.push(
-        ...(await Promise.all(Array.from({ length: parallel }, () => post(body, { 'content-encoding': encoding })))),
-      );
+      answers.push(...(await Promise.all(Array.from({ length: parallel }, () => post(body, headers)))));
       await sleep(300);
     }
-    bombing = false;
+    loading = false;
     await Promise.all(normals);
     const peak = rss.stop();
     await sleep(5000);
-    const after = rssKb(pid);
-    const statuses = tally(answers);
     const latency = percentiles(latencies);
-    const health = await request({ port, path: '/health', timeoutMs: 3000 });
-    result.encodings[encoding] = {
+    const row = {
       body_bytes: body.length,
-      answers: statuses,
-      rss_kb: { before: rss0, peak, after_5s: after },
+      answers: tally(answers),
+      rss_kb: { before: rss0, peak, after_5s: rssKb(pid) },
       normal_post_ms: latency,
       normal_post_failures: failures,
-      health: health.status ?? health.error,
     };
+    const label = headers['content-encoding'] ?? `plain ${Math.round(body.length / 1024)} KB POSTs`;
     rows.push(
-      [`${encoding}: bomb answers`, describe(statuses)],
-      [`${encoding}: RSS before / peak / 5 s after`, `${mb(rss0)} / ${mb(peak)} / ${mb(after)}`],
-      [`${encoding}: RSS growth (peak - before)`, mb(peak != null && rss0 != null ? peak - rss0 : null)],
+      [`${label}: answers`, describe(row.answers)],
+      [`${label}: RSS before / peak / 5 s after`, `${mb(rss0)} / ${mb(peak)} / ${mb(row.rss_kb.after_5s)}`],
+      [`${label}: RSS growth (peak - before)`, mb(peak != null && rss0 != null ? peak - rss0 : null)],
       [
-        `${encoding}: normal POSTs meanwhile p50 / p99 / max`,
+        `${label}: normal POSTs meanwhile p50 / p99 / max`,
         `${ms(latency.p50)} / ${ms(latency.p99)} / ${ms(latency.max)} (${latency.n} 204, ${count(failures)} other)`,
       ],
     );
-    log(`  ${describe(statuses)}; RSS ${mb(rss0)} -> peak ${mb(peak)} -> ${mb(after)}; normal p99 ${ms(latency.p99)}`);
+    log(
+      `  ${describe(row.answers)}; RSS ${mb(rss0)} -> ${mb(peak)} -> ${mb(row.rss_kb.after_5s)}; p99 ${ms(latency.p99)}`,
+    );
+    return row;
+  };
+
+  // First, as many plain POSTs of the bombs' size: the server's heap and buffers grow once to hold `parallel`
+  // requests at once, bombs or not, and the normal POSTs' latency under that load alone is the reference.
+  const plain = Buffer.from(JSON.stringify({ event_name: 'PLAIN', pad: 'x'.repeat(50 * 1024) }));
+  log(`[bomb] reference: ${rounds} × ${parallel} plain POSTs of ${plain.length} B`);
+  result.reference = await underLoad(plain, {});
+  for (const [encoding, body] of Object.entries(bombs())) {
+    log(`[bomb] ${rounds} × ${parallel} × ${encoding} (${body.length} B each, 50 MiB decoded)`);
+    result.encodings[encoding] = await underLoad(body, { 'content-encoding': encoding });
   }
   keepAlive.destroy();
   return { result, rows };
