@@ -48,9 +48,7 @@ describe('ingest: decompression bombs', () => {
     const sampler = setInterval(sample, 1);
     try {
       const answers = await Promise.all(
-        Array.from({ length: 20 }, () =>
-          postEvent(running.url, BR_BOMB, { 'content-encoding': 'br' }).finally(sample),
-        ),
+        Array.from({ length: 20 }, () => postEvent(running.url, BR_BOMB, { 'content-encoding': 'br' }).finally(sample)),
       );
       answers.forEach(refused);
     } finally {
