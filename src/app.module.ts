@@ -1,8 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
-import { AuthModule } from './auth/auth.module.js';
-import { BackplaneModule } from './backplane/backplane.module.js';
-import { CommonModule } from './common/common.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { ConsoleModule } from './console/console.module.js';
@@ -25,10 +22,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule.forRoot(config, options.logDestination),
-        CommonModule,
-        BackplaneModule.forRoot(config),
         MetricsModule,
-        AuthModule,
         RateLimitModule.forRoot(config),
         EventsModule,
         HealthModule,

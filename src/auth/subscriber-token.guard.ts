@@ -1,8 +1,6 @@
 import { allowAnyOrigin } from '../common/cors.js';
 import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import { SSE_METADATA } from '@nestjs/common/constants.js';
 import type { Request, Response } from 'express';
-import { MetricsService } from '../metrics/metrics.service.js';
 import { SubscriberTokens } from './subscriber-tokens.service.js';
 
 const REALM = 'realm="pillarbox-events"';
@@ -21,14 +19,11 @@ export function presentedToken(req: Request): string | undefined {
 /**
  * Lets a request through when SUBSCRIBER_TOKENS is unset or when it presents one of the tokens; otherwise
  * 401 with `WWW-Authenticate: Bearer`. The one place that decides who reads the stream: swap it for a JWT
- * guard without touching the controllers.
+ * guard without touching the controllers. (GET /events counts its refusals: see StreamAuthGuard.)
  */
 @Injectable()
 export class SubscriberTokenGuard implements CanActivate {
-  constructor(
-    private readonly subscriberTokens: SubscriberTokens,
-    private readonly metrics: MetricsService,
-  ) {}
+  constructor(private readonly subscriberTokens: SubscriberTokens) {}
 
   canActivate(context: ExecutionContext): boolean {
     if (!this.subscriberTokens.required) return true;
@@ -44,7 +39,6 @@ export class SubscriberTokenGuard implements CanActivate {
       'WWW-Authenticate',
       token === undefined ? `Bearer ${REALM}` : `Bearer ${REALM}, error="invalid_token"`,
     );
-    if (Reflect.getMetadata(SSE_METADATA, context.getHandler())) this.metrics.subscriberDisconnected('auth');
     throw new UnauthorizedException(
       token === undefined
         ? 'A subscriber token is required: Authorization: Bearer <token> or ?access_token=<token>'

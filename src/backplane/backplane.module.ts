@@ -1,18 +1,22 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config.js';
+import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { MetricsModule } from '../metrics/metrics.module.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Backplane } from './backplane.js';
 import { LocalBackplane } from './local-backplane.js';
 import { RedisBackplane } from './redis-backplane.js';
 
 /** Provides `Backplane`: Redis pub/sub when REDIS_URL is set, otherwise the in-process one. */
-@Global()
-@Module({})
-export class BackplaneModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: BackplaneModule,
-      providers: [{ provide: Backplane, useClass: config.redisUrl ? RedisBackplane : LocalBackplane }],
-      exports: [Backplane],
-    };
-  }
-}
+@Module({
+  imports: [MetricsModule],
+  providers: [
+    {
+      provide: Backplane,
+      useFactory: (config: AppConfig, metrics: MetricsService): Backplane =>
+        config.redisUrl ? new RedisBackplane(config, metrics) : new LocalBackplane(),
+      inject: [AppConfig, MetricsService],
+    },
+  ],
+  exports: [Backplane],
+})
+export class BackplaneModule {}

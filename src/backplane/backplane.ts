@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { BroadcastEvent } from '../events/ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /** What GET /health shows about the backplane; `up: false` turns /health to 503. */
 export interface BackplaneStatus {

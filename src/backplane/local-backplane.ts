@@ -1,11 +1,9 @@
-import { Injectable } from '@nestjs/common';
 import { EMPTY } from 'rxjs';
 import { Backplane, type BackplaneStatus } from './backplane.js';
 
 const STATUS: BackplaneStatus = { mode: 'local', up: true };
 
 /** The default: this instance runs alone, its events go to its own subscribers only. */
-@Injectable()
 export class LocalBackplane extends Backplane {
   readonly incoming$ = EMPTY;
 

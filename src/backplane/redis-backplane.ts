@@ -1,8 +1,9 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Subject } from 'rxjs';
 import { AppConfig, redactUrl } from '../config/app-config.js';
-import type { BroadcastEvent } from '../events/ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
 
@@ -31,7 +32,6 @@ type State = 'connecting' | 'up' | 'down' | 'closed';
  * events in the order it accepted them; the subscriber connection brings everyone's, and this instance's own are
  * skipped (its subscribers got them directly).
  */
-@Injectable()
 export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RedisBackplane');
   private readonly codec = new RedisMessageCodec();
@@ -51,7 +51,10 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private pingTimer?: NodeJS.Timeout;
   private readonly pinging = new Set<Redis>();
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
     super();
     this.channel = config.redisChannel;
   }

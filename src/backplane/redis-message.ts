@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BroadcastEvent } from '../events/ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /*
  * One event on the Redis channel, as bytes:

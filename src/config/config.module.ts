@@ -1,7 +1,11 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AppConfig } from './app-config.js';
 
-/** Makes the validated configuration injectable everywhere as `AppConfig`. */
+/**
+ * Makes the validated configuration injectable everywhere as `AppConfig`. The one global module, as
+ * @nestjs/config's `isGlobal`: the configuration is read once, at start-up, by nearly every module, and a value
+ * given to `forRoot` cannot be imported again by each of them.
+ */
 @Global()
 @Module({})
 export class ConfigModule {

@@ -7,7 +7,7 @@ import {
   RequestTimeoutException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { rejection } from './rejection.js';
+import { rejection } from '../common/rejection.js';
 
 /**
  * Decoders of a whole received body. They run synchronously, one per event-loop turn (see `inTurn`), so that one

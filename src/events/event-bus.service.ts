@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { Backplane } from '../backplane/backplane.js';
-import type { BroadcastEvent } from './ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /**
  * The one place where events enter the stream: accepted events, already serialized into their SSE frame

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { rejection } from './rejection.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { rejection } from '../common/rejection.js';
 
 /** Deeper JSON is refused: consumers' recursive parsers should not be the ones to find the limit. */
 export const MAX_JSON_DEPTH = 64;
@@ -40,14 +41,6 @@ export function exceedsDepth(text: string, max = MAX_JSON_DEPTH): boolean {
 function hasKeys(value: object): boolean {
   for (const _ in value) return true;
   return false;
-}
-
-/** An accepted event on its way to the subscribers: its frame, serialized once, and what filters look at. */
-export interface BroadcastEvent {
-  /** `data: <json>\n\n`, exactly as every subscriber receives it. */
-  readonly frame: Buffer;
-  readonly eventName?: string;
-  readonly sessionId?: string;
 }
 
 function stringField(value: unknown): string | undefined {

@@ -5,7 +5,7 @@ import { Observable, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
-import type { BroadcastEvent } from './ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { matchesFilter, type StreamFilter } from './stream-filter.js';
 
 export type DisconnectReason = 'client' | 'slow' | 'shutdown';

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import type { BroadcastEvent } from './ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { matchesFilter, parseStreamFilter } from './stream-filter.js';
 
 function event(eventName?: string, sessionId?: string): BroadcastEvent {

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import type { BroadcastEvent } from './ingest.js';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /**
  * What one subscriber of `GET /events` wants: events whose `event_name` is one of `eventNames` and whose

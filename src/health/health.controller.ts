@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
-import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../docs/api-docs.decorators.js';
+import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../openapi/api-docs.decorators.js';
 import { BackplaneHealthIndicator } from './backplane.health.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 

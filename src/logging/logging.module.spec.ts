@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { loadConfig } from '../config/app-config.js';
-import { httpLoggerOptions, redactUrl } from './logging.module.js';
+import { httpLoggerOptions, redactQuery } from './logging.module.js';
 
-describe('redactUrl', () => {
+describe('redactQuery', () => {
   it.each([
     ['/events', '/events'],
     ['/events?access_token=secret', '/events?[REDACTED]'],
@@ -10,7 +10,7 @@ describe('redactUrl', () => {
     ['/metrics?a=1&access_token=x#frag', '/metrics?[REDACTED]'],
     [undefined, ''],
   ])('%j -> %j', (url, expected) => {
-    expect(redactUrl(url)).toBe(expected);
+    expect(redactQuery(url)).toBe(expected);
   });
 });
 

@@ -7,7 +7,7 @@ import pretty from 'pino-pretty';
 import type { AppConfig } from '../config/app-config.js';
 
 /** The path without its query string, which may carry `access_token` or a viewer's session: never logged. */
-export function redactUrl(url: string | undefined): string {
+export function redactQuery(url: string | undefined): string {
   if (!url) return '';
   const q = url.indexOf('?');
   return q < 0 ? url : `${url.slice(0, q)}?[REDACTED]`;
@@ -31,7 +31,7 @@ export function httpLoggerOptions(config: AppConfig): Options<Req, ServerRespons
       req: (req: { id?: unknown; method?: string; url?: string; raw?: Req }) => ({
         id: req.id,
         method: req.method,
-        url: redactUrl(req.url),
+        url: redactQuery(req.url),
         ip: req.raw?.ip,
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

@@ -1,7 +1,7 @@
 import { Controller, Get, Res, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { SubscriberTokenGuard } from '../auth/subscriber-token.guard.js';
-import { DocumentMetrics } from '../docs/api-docs.decorators.js';
+import { DocumentMetrics } from '../openapi/api-docs.decorators.js';
 import { MetricsService } from './metrics.service.js';
 
 @Controller('metrics')

@@ -1,23 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-/** Why an event was refused. Every reason is exported from the start, at 0, so rates work before the first one. */
-export const REJECT_REASONS = [
-  'invalid_json',
-  'not_object',
-  'too_large',
-  'too_deep',
-  'encoding',
-  'schema',
-  'rate_limit',
-  'timeout',
-  'other',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
-
-/** Why a subscriber's stream ended; `auth` counts streams refused for a missing or wrong token. */
-export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'auth'] as const;
-export type SubscriberDisconnectReason = (typeof DISCONNECT_REASONS)[number];
+import { DISCONNECT_REASONS, REJECT_REASONS, type DisconnectReason, type RejectReason } from '../common/reasons.js';
 
 /** Counters a backplane updates; registered only when one runs. */
 export interface BackplaneMetrics {
@@ -99,7 +82,7 @@ export class MetricsService {
     this.eventsRejected.inc({ reason });
   }
 
-  subscriberDisconnected(reason: SubscriberDisconnectReason): void {
+  subscriberDisconnected(reason: DisconnectReason): void {
     this.subscribersDisconnected.inc({ reason });
   }
 

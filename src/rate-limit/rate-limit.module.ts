@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import type { AppConfig } from '../config/app-config.js';
+import { MetricsModule } from '../metrics/metrics.module.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 
 /**
@@ -14,7 +15,10 @@ export class RateLimitModule {
     if (config.rateLimitPerMinute === 0) return { module: RateLimitModule };
     return {
       module: RateLimitModule,
-      imports: [ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }] })],
+      imports: [
+        ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }] }),
+        MetricsModule,
+      ],
       providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
     };
   }

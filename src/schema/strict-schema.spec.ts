@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { rejectReason } from '../events/rejection.js';
+import { rejectReason } from '../common/rejection.js';
 import { EVENT_EXAMPLES } from './event-examples.js';
 import { checkMonitoringEvent } from './strict-schema.js';
 

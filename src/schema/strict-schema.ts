@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { validateSync } from 'class-validator';
-import { rejection } from '../events/rejection.js';
+import { rejection } from '../common/rejection.js';
 import { MonitoringEventDto } from './monitoring-event.dto.js';
 
 /**

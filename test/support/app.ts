@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication, LoggerService, Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
@@ -17,18 +17,21 @@ export interface RunningApp {
 /**
  * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
  * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
- * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it).
+ * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it). `providers` join the
+ * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix).
  */
 export async function startApp(
   env: Record<string, string> = {},
-  options: { logger?: LoggerService } = {},
+  options: { logger?: LoggerService; providers?: Provider[]; beforeInit?: (app: INestApplication) => void } = {},
 ): Promise<RunningApp> {
   // The heap /health checks is jest's, shared by every test file of a run: its limit is raised unless a test sets it.
   const config = loadConfig({ HEALTH_MAX_HEAP_MB: '65536', ...env, PORT: '0', HOST: '127.0.0.1' });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot(config, { logDestination: logs })],
+    providers: options.providers ?? [],
   }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
+  options.beforeInit?.(app);
   await configureApp(app, config);
   if (options.logger) app.useLogger(options.logger);
   await app.listen(0, '127.0.0.1');

@@ -1,5 +1,5 @@
 import type { HttpException } from '@nestjs/common';
-import type { RejectReason } from '../metrics/metrics.service.js';
+import type { RejectReason } from './reasons.js';
 
 const REASON = Symbol('rejectReason');
 

@@ -1,0 +1,25 @@
+/*
+ * The reasons the service counts (metrics labels) and reports (logs, GET /health), defined once for every module.
+ * Each is exported from the start, at 0, so that rates work before the first occurrence.
+ */
+
+/** Why an event was refused on POST /api/events. */
+export const REJECT_REASONS = [
+  'invalid_json',
+  'not_object',
+  'too_large',
+  'too_deep',
+  'encoding',
+  'schema',
+  'rate_limit',
+  'timeout',
+  'other',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** Why a stream on GET /events ended; `auth` counts streams refused for a missing or wrong token. */
+export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'auth'] as const;
+export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
+
+/** The reasons that end a stream once it is open (`auth` refuses it before). */
+export type StreamEndReason = Exclude<DisconnectReason, 'auth'>;

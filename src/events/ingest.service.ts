@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Injectable, RequestTimeoutException } from '@nestjs/common';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { allowAnyOrigin, CORS_HEADERS } from '../common/cors.js';
+import { rejectReason } from '../common/rejection.js';
+import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { checkMonitoringEvent } from '../schema/strict-schema.js';
+import { readBody } from './body-reader.js';
+import { EventBus } from './event-bus.service.js';
+import { buildFrame, normalizeIp, type EventCheck } from './ingest.js';
+
+/**
+ * What POST /api/events does, on Node's own request and response: used by the Nest route (EventsController) and
+ * by the lane before Express (IngestFastLane), so that both answer alike.
+ */
+@Injectable()
+export class IngestService {
+  /** STRICT_SCHEMA's check, or nothing at all when it is off. */
+  private readonly check?: EventCheck;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
+    this.check = config.strictSchema ? checkMonitoringEvent : undefined;
+  }
+
+  /**
+   * Reads one event (JSON object, any Content-Type, optionally compressed), broadcasts it and answers 204.
+   * `clientIp` is the client's address as resolved through trusted proxies.
+   * @throws HttpException (400, 408, 413, 415) for bad input, after counting it, with CORS set on `res`.
+   */
+  async accept(req: IncomingMessage, res: ServerResponse, clientIp: string | undefined): Promise<void> {
+    const started = performance.now();
+    let event: BroadcastEvent;
+    try {
+      event = buildFrame(await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs), normalizeIp(clientIp), this.check);
+    } catch (err) {
+      this.metrics.eventRejected(rejectReason(err));
+      // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
+      // client sends it: closing the connection instead would make it fail to write before it reads the 413.
+      allowAnyOrigin(res);
+      // A client too slow to send its body is not kept: its connection closes after the 408.
+      if (err instanceof RequestTimeoutException) res.setHeader('Connection', 'close');
+      throw err;
+    }
+    this.bus.publish(event);
+    this.metrics.eventsReceived.inc();
+    this.metrics.ingestDuration.observe((performance.now() - started) / 1000);
+    res.writeHead(204, CORS_HEADERS).end();
+  }
+}
