@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { Backplane } from '../backplane/backplane.js';
@@ -11,10 +12,13 @@ import { parseStreamFilter } from './stream-filter.js';
 
 /**
  * Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. It is its own socket,
- * as the hub writes to the response's socket; `chunkedEncoding` false: writes are not framed as HTTP chunks.
+ * as the hub writes to the response's socket; an HTTP/1.1 response whose headers are sent, as Nest leaves it
+ * (SseConnection's preconditions); `chunkedEncoding` false: writes are not framed as HTTP chunks.
  */
 class RecordingResponse {
   readonly socket = this;
+  readonly req = { method: 'GET', httpVersionMajor: 1 };
+  readonly headersSent = true;
   chunkedEncoding = false;
   writes: string[] = [];
   unsent = 0;
@@ -33,6 +37,9 @@ class RecordingResponse {
   end(): void {
     this.ended = true;
   }
+  getHeader(): undefined {
+    return undefined;
+  }
 }
 
 const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });
@@ -41,9 +48,13 @@ const named = (eventName: string, sessionId: string) => ({
   eventName,
   sessionId,
 });
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-/** Past the longest pause the hub may take between two flushes. */
-const flushed = () => new Promise((resolve) => setTimeout(resolve, 30));
+/*
+ * Time is jest's fake time: the hub's flushes (setImmediate, or setTimeout up to MAX_FLUSH_GAP_MS) and keep-alives
+ * (setInterval) run when a test moves the clock, never because a loaded machine was slow.
+ */
+/** Past the longest pause the hub may take between two flushes (20 ms). */
+const flushed = () => jest.advanceTimersByTimeAsync(25);
+const elapse = (ms: number) => jest.advanceTimersByTimeAsync(ms);
 
 /** The hub and what it needs, configured from `env`, in Nest's testing module. */
 function compileHub(env: Record<string, string>) {
@@ -62,14 +73,24 @@ describe('SseHub', () => {
   let hub: SseHub;
   let bus: EventBus;
 
-  beforeEach(async () => {
-    const moduleRef = await compileHub({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '40' });
+  /** A hub with a 2 KiB buffer limit; its heartbeat is long (a minute) unless a test is about the heartbeat. */
+  async function startHub(env: Record<string, string> = {}): Promise<void> {
+    hub?.onModuleDestroy();
+    const moduleRef = await compileHub({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '60000', ...env });
     await moduleRef.init();
     hub = moduleRef.get(SseHub);
     bus = moduleRef.get(EventBus);
+  }
+
+  beforeEach(async () => {
+    jest.useFakeTimers();
+    await startHub();
   });
 
-  afterEach(() => hub.onModuleDestroy());
+  afterEach(() => {
+    hub.onModuleDestroy();
+    jest.useRealTimers();
+  });
 
   function attach(query?: Record<string, string>): RecordingResponse {
     const res = new RecordingResponse();
@@ -131,10 +152,19 @@ describe('SseHub', () => {
     expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { client: 1 } });
   });
 
-  it('sends keep-alive comments on a silent stream', async () => {
+  it('sends a keep-alive comment once a stream has been silent for SSE_HEARTBEAT_MS', async () => {
+    await startHub({ SSE_HEARTBEAT_MS: '40' });
     const res = attach();
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(res.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
+    await elapse(30);
+    expect(res.writes).toEqual([]);
+    await elapse(30);
+    expect(res.writes).toEqual([': keep-alive\n\n']);
+    bus.publish(frame('{"n":1}'));
+    await elapse(30);
+    expect(res.writes).toEqual([': keep-alive\n\n', 'data: {"n":1}\n\n']);
+    await elapse(30);
+    expect(res.writes).toHaveLength(3);
+    expect(res.writes[2]).toBe(': keep-alive\n\n');
   });
 
   it('gives a filtered subscriber the matching frames of the turn in one write, others the whole turn', async () => {
@@ -156,14 +186,16 @@ describe('SseHub', () => {
   });
 
   it('keeps a filtered stream alive while others receive broadcasts, and cuts it off when it does not read', async () => {
+    await startHub({ SSE_HEARTBEAT_MS: '40' });
     const all = attach();
     const errors = attach({ event_name: 'ERROR' });
     for (let i = 0; i < 6; i++) {
       bus.publish(named('HEARTBEAT', 's'));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await elapse(20);
     }
     expect(all.writes.filter((w) => w.startsWith('data:'))).toHaveLength(6);
-    expect(errors.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(1);
+    expect(all.writes.filter((w) => w === ': keep-alive\n\n')).toHaveLength(0);
+    expect(errors.writes.filter((w) => w === ': keep-alive\n\n').length).toBeGreaterThanOrEqual(2);
     errors.unsent = 4096;
     bus.publish(named('ERROR', 's'));
     await flushed();
@@ -193,6 +225,6 @@ describe('SseHub', () => {
     await flushed();
     hub.endAll();
     expect(res.writes).toEqual(['data: {"n":1}\n\n']);
-    await expect(Promise.race([seen, nextTurn().then(() => 'only one')])).resolves.toBe('only one');
+    await expect(Promise.race([seen, elapse(1).then(() => 'only one')])).resolves.toBe('only one');
   });
 });

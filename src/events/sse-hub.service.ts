@@ -1,50 +1,21 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
+import type { StreamEndReason } from '../common/reasons.js';
+import { KEEP_ALIVE, SseConnection, wireChunk, type WireChunk } from './sse-connection.js';
 import { matchesFilter, type StreamFilter } from './stream-filter.js';
 
-export type DisconnectReason = 'client' | 'slow' | 'shutdown';
-
 interface Subscriber {
-  readonly res: ServerResponse;
-  /** Where the hub writes: the response's socket (see WireChunk). */
-  readonly socket: Socket;
-  /** Whether the response uses chunked transfer encoding (HTTP/1.1), so that the hub writes framed chunks. */
-  readonly chunked: boolean;
-  readonly connectedAt: number;
-  /**
-   * Last keep-alive or greeting written to this stream alone (broadcasts are tracked once for all); for a
-   * filtered subscriber, its last write of any kind.
-   */
-  lastOwnWriteAt: number;
+  readonly connection: SseConnection;
   /** Only events that match it are sent; absent on unfiltered subscribers, which take the shared path. */
   readonly filter?: StreamFilter;
 }
 
 type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
-
-/**
- * Bytes for every subscriber of a flush, ready for the socket: as they are for a response without chunked
- * encoding (HTTP/1.0), and framed as one HTTP chunk for the others. The hub writes them to the response's socket
- * itself: through `res.write()`, Node would frame every write again and send three buffers per subscriber.
- */
-interface WireChunk {
-  readonly raw: Buffer;
-  readonly framed: Buffer;
-}
-
-const CRLF = Buffer.from('\r\n');
-
-function wireChunk(raw: Buffer): WireChunk {
-  return { raw, framed: Buffer.concat([Buffer.from(`${raw.length.toString(16)}\r\n`), raw, CRLF]) };
-}
-
-const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
 
 /** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
 const MIN_FLUSH_GAP_MS = 1;
@@ -76,7 +47,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
-  private readonly disconnects: Record<DisconnectReason, number> = { client: 0, slow: 0, shutdown: 0 };
+  private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
 
   constructor(
     private readonly bus: EventBus,
@@ -107,7 +78,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return this.size >= this.config.maxSubscribers;
   }
 
-  stats(): { subscribers: number; max: number; disconnected: Record<DisconnectReason, number> } {
+  stats(): { subscribers: number; max: number; disconnected: Record<StreamEndReason, number> } {
     return {
       subscribers: this.size,
       max: this.config.maxSubscribers,
@@ -125,10 +96,9 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return new Observable<MessageEvent>((observer) => {
       observer.next({ comment: 'connected' });
       // By now Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
-      const { socket } = res;
-      if (!socket || res.req?.method === 'HEAD') return;
-      const now = Date.now();
-      const subscriber = { res, socket, chunked: res.chunkedEncoding, connectedAt: now, lastOwnWriteAt: now, filter };
+      const connection = SseConnection.open(res);
+      if (!connection) return;
+      const subscriber: Subscriber = { connection, filter };
       const set: Set<Subscriber> = filter ? this.filtered : this.subscribers;
       set.add(subscriber);
       this.logger.log({
@@ -150,26 +120,26 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       for (const subscriber of set) {
         set.delete(subscriber);
         this.disconnected(subscriber, 'shutdown');
-        subscriber.res.end();
+        subscriber.connection.end();
       }
     }
   }
 
   /** Bookkeeping of a subscriber already removed from the set: counters and the access log line. */
-  private disconnected(subscriber: Subscriber, reason: DisconnectReason): void {
+  private disconnected(subscriber: Subscriber, reason: StreamEndReason): void {
     this.disconnects[reason]++;
     this.metrics.subscriberDisconnected(reason);
     const line = {
       msg: 'subscriber disconnected',
-      ...streamClient(subscriber.res),
+      ...streamClient(subscriber.connection.res),
       reason,
-      durationMs: Date.now() - subscriber.connectedAt,
+      durationMs: Date.now() - subscriber.connection.connectedAt,
       subscribers: this.size,
     };
     if (reason !== 'slow') return this.logger.log(line);
     this.logger.warn({
       ...line,
-      unsentBytes: subscriber.res.writableLength,
+      unsentBytes: subscriber.connection.unsentBytes,
       hint: `a subscriber that does not read is cut off past SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes}`,
     });
   }
@@ -195,6 +165,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     this.lastBroadcastAt = Date.now();
     const written = this.writeAll(
       wireChunk(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame))),
+      this.lastBroadcastAt,
     );
     // One update per flush, whatever the number of subscribers.
     if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
@@ -207,17 +178,17 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Writes to every subscriber; returns how many were written to and kept. */
-  private writeAll(chunk: WireChunk): number {
+  private writeAll(chunk: WireChunk, now: number): number {
     let written = 0;
-    for (const subscriber of this.subscribers) if (this.send(subscriber, chunk)) written++;
+    for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, now)) written++;
     return written;
   }
 
   /** Writes to one subscriber; false when it was cut off for not reading. */
-  private send(subscriber: Subscriber, chunk: WireChunk): boolean {
-    const { socket } = subscriber;
-    socket.write(subscriber.chunked ? chunk.framed : chunk.raw);
-    if (socket.writableLength <= this.config.sseMaxBufferBytes) return true;
+  private send(subscriber: Subscriber, chunk: WireChunk, now: number): boolean {
+    const { connection } = subscriber;
+    connection.write(chunk, now);
+    if (connection.unsentBytes <= this.config.sseMaxBufferBytes) return true;
     this.cutOff(subscriber);
     return false;
   }
@@ -238,32 +209,29 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
         chunks.set(filter.key, turn);
       }
       if (turn === null) continue;
-      subscriber.lastOwnWriteAt = now;
-      if (this.send(subscriber, turn.chunk)) delivered += turn.frames;
+      if (this.send(subscriber, turn.chunk, now)) delivered += turn.frames;
     }
     if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
   }
 
   private cutOff(subscriber: Subscriber): void {
-    const { res } = subscriber;
     (subscriber.filter ? this.filtered : this.subscribers).delete(subscriber);
     this.disconnected(subscriber, 'slow');
-    res.destroy();
+    subscriber.connection.destroy();
   }
 
   private sendKeepAlives(): void {
     const now = Date.now();
     const due = now - this.config.sseHeartbeatMs;
-    // Unfiltered subscribers all got a recent broadcast, if there was one; filtered ones track their own writes.
+    // Unfiltered subscribers all got the last broadcast: when it is recent, none of them needs a keep-alive.
     if (this.lastBroadcastAt <= due) this.keepAlive(this.subscribers, now, due);
     if (this.filtered.size) this.keepAlive(this.filtered, now, due);
   }
 
   private keepAlive(subscribers: Set<Subscriber>, now: number, due: number): void {
     for (const subscriber of subscribers) {
-      if (subscriber.lastOwnWriteAt > due) continue;
-      subscriber.lastOwnWriteAt = now;
-      this.send(subscriber, KEEP_ALIVE);
+      if (subscriber.connection.lastWriteAt > due) continue;
+      this.send(subscriber, KEEP_ALIVE, now);
     }
   }
 }

@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Logger } from '@nestjs/common';
+
+/**
+ * Bytes for every subscriber of a flush, ready for the socket: as they are for a response without chunked
+ * encoding (HTTP/1.0), and framed as one HTTP chunk for the others. Written to the socket directly: through
+ * `res.write()`, Node would frame every write again and send three buffers per subscriber.
+ */
+export interface WireChunk {
+  readonly raw: Buffer;
+  readonly framed: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+export function wireChunk(raw: Buffer): WireChunk {
+  return { raw, framed: Buffer.concat([Buffer.from(`${raw.length.toString(16)}\r\n`), raw, CRLF]) };
+}
+
+export const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
+
+const logger = new Logger('SseConnection');
+let warned = false;
+
+/**
+ * One subscriber's stream on GET /events, and the only code of the service that writes to a socket itself.
+ *
+ * Preconditions of the direct writes, checked when a connection opens:
+ * - the response's headers are sent: Nest's `@Sse()` sends them synchronously on the first message;
+ * - HTTP/1.x: Node then tells by `res.chunkedEncoding` whether the body is chunked (1.1) or raw (1.0), and the
+ *   response owns its socket (HTTP/2 multiplexes streams on one);
+ * - nothing transforms the body: no compression middleware on /events (no Content-Encoding).
+ * When one of them does not hold, the connection writes through `res.write()`: correct, only slower, with one
+ * warning in the log. test/sse-connection.e2e-spec.ts fails when a Node or Nest upgrade breaks them.
+ */
+export class SseConnection {
+  readonly connectedAt = Date.now();
+  /** When anything (events, greeting, keep-alive) was last written to this stream. */
+  lastWriteAt = this.connectedAt;
+
+  private constructor(
+    readonly res: ServerResponse,
+    /** The socket written to directly; undefined when the preconditions do not hold. */
+    private readonly socket: Socket | undefined,
+    private readonly chunked: boolean,
+  ) {}
+
+  /** The connection of a response whose headers Nest just sent; undefined when it has no body (HEAD) or socket. */
+  static open(res: ServerResponse): SseConnection | undefined {
+    const { socket, req } = res;
+    if (!socket || req?.method === 'HEAD') return undefined;
+    const direct =
+      res.headersSent &&
+      req?.httpVersionMajor === 1 &&
+      typeof res.chunkedEncoding === 'boolean' &&
+      res.getHeader('content-encoding') === undefined;
+    if (!direct && !warned) {
+      warned = true;
+      logger.warn(
+        'An SSE response is not a plain HTTP/1.x response with its headers sent: streams are written through ' +
+          'res.write(), which is slower (see sse-connection.ts)',
+      );
+    }
+    return new SseConnection(res, direct ? socket : undefined, res.chunkedEncoding);
+  }
+
+  /** Whether writes go to the socket directly (the preconditions hold). */
+  get direct(): boolean {
+    return this.socket !== undefined;
+  }
+
+  write(chunk: WireChunk, now: number): void {
+    this.lastWriteAt = now;
+    if (this.socket) this.socket.write(this.chunked ? chunk.framed : chunk.raw);
+    else this.res.write(chunk.raw);
+  }
+
+  /** Bytes written and not yet taken by the client. */
+  get unsentBytes(): number {
+    return this.socket ? this.socket.writableLength : this.res.writableLength;
+  }
+
+  /** Ends the stream cleanly: the client may reconnect. */
+  end(): void {
+    this.res.end();
+  }
+
+  /** Drops the connection at once: the client did not read. */
+  destroy(): void {
+    this.res.destroy();
+  }
+}
