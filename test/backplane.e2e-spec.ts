@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { buildFrame } from '../src/events/ingest.js';
-import { RedisMessageCodec } from '../src/backplane/redis-message.js';
+import { FORMAT_VERSION, RedisMessageCodec } from '../src/backplane/redis-message.js';
 import { json, postEvent, request } from './support/http.js';
+import { sample, scrape } from './support/metrics.js';
 import { waitUntil } from './support/eventually.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
@@ -154,6 +155,52 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
     // The deployment on another channel saw none of it.
     expect(otherReader.events).toEqual([]);
     otherReader.close();
+  });
+
+  it('exports pillarbox_backplane_{published,received,errors}_total on /metrics', async () => {
+    const [a, b] = apps;
+    const counters = async (app: RunningApp) => {
+      const samples = await scrape(app.url);
+      return ['published', 'received', 'errors'].map((name) => sample(samples, `pillarbox_backplane_${name}_total`));
+    };
+    const [beforeA, beforeB] = await Promise.all([counters(a), counters(b)]);
+    const readerB = await reader(b);
+    for (let n = 0; n < 5; n++) await post(a, { event_name: 'COUNTED', origin: 'a', n });
+    await readerB.waitForEvents(5);
+    readerB.close();
+    const client = new Redis(redis.url);
+    try {
+      await client.publish(channel, 'not an event');
+    } finally {
+      client.disconnect();
+    }
+    // Each instance counts on its own: the publishes' confirmations and the ignored message may lag the reader.
+    const counted = (app: RunningApp, before: number[], delta: number[]) =>
+      waitUntil(
+        async () => (await counters(app)).every((value, i) => value === before[i] + delta[i]),
+        5000,
+        `the backplane counters of ${app.url}`,
+      );
+    await counted(a, beforeA, [5, 0, 1]);
+    await counted(b, beforeB, [0, 5, 1]);
+  });
+
+  it('delivers the messages of the next format version, as a newer build writes them during an upgrade', async () => {
+    const readers = await Promise.all(apps.map(reader));
+    const client = new Redis(redis.url);
+    try {
+      // A build of version N+1: its own origin, an element added at the end of the header, the same frame.
+      const frame = 'data: {"event_name":"FROM_NEXT","user_ip":"10.9.8.7"}\n\n';
+      const header = JSON.stringify(['FROM_NEXT', null, { added: 'in the next version' }]);
+      await client.publish(channel, `${FORMAT_VERSION + 1}:NNNNNNNNNNNNNNNN\n${header}\n${frame}`);
+      for (const r of readers) {
+        await r.waitForEvents(1);
+        expect(r.events).toEqual(['{"event_name":"FROM_NEXT","user_ip":"10.9.8.7"}']);
+        r.close();
+      }
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('keeps anything on the channel that is not a well-formed event from the readers', async () => {

@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { Subject } from 'rxjs';
 import { AppConfig, redactUrl } from '../config/app-config.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, type BackplaneMetrics } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
 
@@ -50,6 +50,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private lastIgnoredLogAt = 0;
   private pingTimer?: NodeJS.Timeout;
   private readonly pinging = new Set<Redis>();
+  /** pillarbox_backplane_{published,received,errors}_total, beside the counts of GET /health. */
+  private readonly exported: BackplaneMetrics;
 
   constructor(
     private readonly config: AppConfig,
@@ -57,6 +59,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   ) {
     super();
     this.channel = config.redisChannel;
+    this.exported = metrics.backplane;
   }
 
   onModuleInit(): void {
@@ -105,6 +108,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   publish(event: BroadcastEvent): void {
     if (this.publisher.status !== 'ready' || this.unconfirmed >= MAX_UNCONFIRMED_PUBLISHES) {
       this.counts.dropped++;
+      this.exported.errors.inc();
       return;
     }
     this.unconfirmed++;
@@ -126,11 +130,13 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private readonly onPublished = (): void => {
     this.unconfirmed--;
     this.counts.published++;
+    this.exported.published.inc();
   };
 
   private readonly onPublishFailed = (): void => {
     this.unconfirmed--;
     this.counts.dropped++;
+    this.exported.errors.inc();
   };
 
   private readonly onMessage = (_channel: Buffer, message: Buffer): void => {
@@ -138,10 +144,12 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     const event = decodeMessage(message);
     if (event) {
       this.counts.received++;
+      this.exported.received.inc();
       this.incoming.next(event);
       return;
     }
     this.counts.ignored++;
+    this.exported.errors.inc();
     const now = Date.now();
     if (now - this.lastIgnoredLogAt >= 60_000) {
       this.lastIgnoredLogAt = now;
@@ -217,6 +225,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     if (this.state === 'down' || (this.state === 'connecting' && !failure)) return;
     const lost = this.state === 'up';
     this.state = 'down';
+    this.exported.errors.inc();
     this.downSince = Date.now();
     this.droppedAtDown = this.counts.dropped;
     const reason = lost

@@ -1,5 +1,4 @@
-import { buildFrame } from '../events/ingest.js';
-import { RedisMessageCodec, decodeMessage, newInstanceId } from './redis-message.js';
+import { FORMAT_VERSION, RedisMessageCodec, decodeMessage, newInstanceId } from './redis-message.js';
 
 const frameOf = (json: string) => Buffer.from(`data: ${json}\n\n`);
 
@@ -8,7 +7,11 @@ describe('Redis message codec', () => {
   const other = new RedisMessageCodec('BBBBBBBBBBBBBBBB');
 
   it('carries the frame byte for byte, with event name and session id, to another instance', () => {
-    const event = buildFrame(Buffer.from('{"event_name":"START","session_id":"s-é\\u2028","n":1}'), '10.0.0.1');
+    const event = {
+      frame: frameOf('{"event_name":"START","session_id":"s-é\\u2028","n":1,"user_ip":"10.0.0.1"}'),
+      eventName: 'START',
+      sessionId: 's-é\u2028',
+    };
     const message = codec.encode(event);
     expect(message.toString()).toBe(`1:AAAAAAAAAAAAAAAA\n["START","s-é\u2028"]\n${event.frame.toString()}`);
     expect(other.isOwn(message)).toBe(false);
@@ -32,7 +35,10 @@ describe('Redis message codec', () => {
   it.each([
     ['an empty message', ''],
     ['plain text', 'hello'],
-    ['another version', '2:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\n'],
+    ['a version two ahead', `${FORMAT_VERSION + 2}:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\n`],
+    ['version 0', '0:AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\n'],
+    ['a two-digit version', '10AAAAAAAAAAAAAAAA\n[null,null]\ndata: {}\n\n'],
+    ['a header of one element', '1:AAAAAAAAAAAAAAAA\n["A"]\ndata: {}\n\n'],
     ['a short origin', '1:AAAA\n[null,null]\ndata: {}\n\n'],
     ['no header end', '1:AAAAAAAAAAAAAAAA\n[null,null]'],
     ['a header that is not JSON', '1:AAAAAAAAAAAAAAAA\n[nul\ndata: {}\n\n'],
@@ -46,6 +52,16 @@ describe('Redis message codec', () => {
     ['an empty data line', '1:AAAAAAAAAAAAAAAA\n[null,null]\ndata: \n\n'],
   ])('ignores %s', (_what, text) => {
     expect(decodeMessage(Buffer.from(text))).toBeUndefined();
+  });
+
+  it('reads the messages of the next version (a newer build during a rolling upgrade), ignoring what it added', () => {
+    const frame = frameOf('{"event_name":"START","user_ip":"10.0.0.1"}');
+    const next = Buffer.concat([
+      Buffer.from(`${FORMAT_VERSION + 1}:BBBBBBBBBBBBBBBB\n["START","s1",{"added":"later"},3]\n`),
+      frame,
+    ]);
+    expect(codec.isOwn(next)).toBe(false);
+    expect(decodeMessage(next)).toEqual({ frame, eventName: 'START', sessionId: 's1' });
   });
 
   it('makes distinct 16-character ids and refuses malformed ones', () => {

@@ -4,15 +4,26 @@ import type { BroadcastEvent } from '../common/broadcast-event.js';
 /*
  * One event on the Redis channel, as bytes:
  *
- *     1:<origin>\n<header>\n<frame>
+ *     <version>:<origin>\n<header>\n<frame>
  *
- * `1:` the format version; <origin> the 16-character id of the instance that accepted the event, so that it can
- * skip its own; <header> `["<event_name>","<session_id>"]` (null when absent), which the other instances' stream
- * filters read without parsing the event; <frame> the SSE frame exactly as the accepting instance serialized it.
+ * <version> one digit, the format version, FORMAT_VERSION for the messages written here; <origin> the 16-character
+ * id of the instance that accepted the event, so that it can skip its own; <header> a JSON array
+ * `["<event_name>","<session_id>", ...]` (null when absent), which the other instances' stream filters read
+ * without parsing the event; <frame> the SSE frame exactly as the accepting instance serialized it.
+ *
+ * The version rule (docs/scaling.md), so that a rolling upgrade loses no event: a build reads the previous
+ * version, its own and the next, and a version may only add elements at the end of the header array, which
+ * readers of the previous one ignore; origin, the first two header elements and the frame keep their meaning.
+ * Whatever else changes takes a new channel (REDIS_CHANNEL), not a new version. Other versions are ignored.
  */
-const VERSION = '1:';
+export const FORMAT_VERSION = 1;
+/** The versions this build reads: the previous one (when there is one), its own and the next. */
+const READABLE_VERSIONS = new Set(
+  [FORMAT_VERSION - 1, FORMAT_VERSION, FORMAT_VERSION + 1].filter((v) => v >= 1).map((v) => `${v}:`),
+);
+const VERSION_LENGTH = 2;
 const ORIGIN_LENGTH = 16;
-const PREFIX_LENGTH = VERSION.length + ORIGIN_LENGTH + 1;
+const PREFIX_LENGTH = VERSION_LENGTH + ORIGIN_LENGTH + 1;
 const LF = 0x0a;
 const CR = 0x0d;
 const FRAME_START = Buffer.from('data: ');
@@ -29,7 +40,7 @@ export class RedisMessageCodec {
 
   constructor(readonly instanceId: string = newInstanceId()) {
     if (!/^[A-Za-z0-9_-]{16}$/.test(instanceId)) throw new Error('An instance id is 16 base64url characters');
-    this.prefix = `${VERSION}${instanceId}\n`;
+    this.prefix = `${FORMAT_VERSION}:${instanceId}\n`;
     this.prefixBytes = Buffer.from(this.prefix, 'latin1');
   }
 
@@ -67,12 +78,14 @@ function isFrame(frame: Buffer): boolean {
 }
 
 /**
- * The event in a message from an instance, or undefined for anything else on the channel (another format or
- * version, a hand-typed PUBLISH): what reaches subscribers is always a well-formed frame.
+ * The event in a message from an instance of this version or the next, or undefined for anything else on the
+ * channel (another format or version, a hand-typed PUBLISH): what reaches subscribers is always a well-formed frame.
  * The frame is a view of the message, not a copy.
  */
 export function decodeMessage(message: Buffer): BroadcastEvent | undefined {
-  if (message.length < PREFIX_LENGTH || message.toString('latin1', 0, VERSION.length) !== VERSION) return undefined;
+  if (message.length < PREFIX_LENGTH || !READABLE_VERSIONS.has(message.toString('latin1', 0, VERSION_LENGTH))) {
+    return undefined;
+  }
   if (message[PREFIX_LENGTH - 1] !== LF) return undefined;
   const headEnd = message.indexOf(LF, PREFIX_LENGTH);
   if (headEnd < 0) return undefined;
@@ -82,7 +95,8 @@ export function decodeMessage(message: Buffer): BroadcastEvent | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(header) || header.length !== 2) return undefined;
+  // Elements past the first two belong to a later version: ignored.
+  if (!Array.isArray(header) || header.length < 2) return undefined;
   const [eventName, sessionId] = header as unknown[];
   if (!isOptionalString(eventName) || !isOptionalString(sessionId)) return undefined;
   const frame = message.subarray(headEnd + 1);

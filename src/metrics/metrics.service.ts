@@ -8,7 +8,7 @@ export interface BackplaneMetrics {
   readonly published: Counter;
   /** Events received from the other instances. */
   readonly received: Counter;
-  /** Failed publishes, lost connections and undecodable messages. */
+  /** Events not shared (dropped or failed publishes), lost connections, messages ignored on the channel. */
   readonly errors: Counter;
 }
 
@@ -106,7 +106,7 @@ export class MetricsService {
       }),
       errors: new Counter({
         name: `${PREFIX}backplane_errors_total`,
-        help: 'Backplane failures: publishes that failed, lost connections, undecodable messages',
+        help: 'Backplane failures: events not shared (dropped or failed publishes), lost connections, ignored messages',
         registers: [this.registry],
       }),
     };
