@@ -4,7 +4,7 @@ import { buildFrame } from '../src/events/ingest.js';
 import { FORMAT_VERSION, RedisMessageCodec } from '../src/backplane/redis-message.js';
 import { json, postEvent, request } from './support/http.js';
 import { sample, scrape } from './support/metrics.js';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
@@ -24,8 +24,8 @@ async function health(app: RunningApp): Promise<{ status: number; body: Health }
   return { status: res.status, body: json(res) as unknown as Health };
 }
 
-function backplaneUp(app: RunningApp): Promise<void> {
-  return waitUntil(async () => (await health(app)).status === 200, 10_000, `the backplane of ${app.url}`);
+async function backplaneUp(app: RunningApp): Promise<void> {
+  await waitUntil(async () => (await health(app)).status === 200, 10_000, `the backplane of ${app.url}`);
 }
 
 async function reader(app: RunningApp): Promise<SseClient> {
@@ -337,7 +337,11 @@ describeWithRedis('backplane: Redis failures', () => {
       // The connections stay open but nothing answers: only the PINGs can tell.
       await post(a, { event_name: 'HUNG', origin: 'hung', n: 0 });
       await readerA.waitForEvents(1);
-      await waitUntil(async () => (await health(a)).status === 503, 20_000, 'GET /health on A to report the hang');
+      // Both instances, each on its own PINGs (within two PING intervals): once both have noticed, neither drops
+      // its connections later, after SIGCONT, while the test expects events to flow again.
+      for (const app of [a, b]) {
+        await waitUntil(async () => (await health(app)).status === 503, 30_000, `${app.url} to report the hang`);
+      }
       expect((await request(`${a.url}/health/live`)).status).toBe(200);
       expect((await request(`${a.url}/health/ready`)).status).toBe(200);
       expect(log.count(/connection lost: no answer to PING/)).toBeGreaterThan(noticed);
@@ -345,11 +349,19 @@ describeWithRedis('backplane: Redis failures', () => {
       process.kill(redis.pid as number, 'SIGCONT');
     }
     await Promise.all([a, b].map(backplaneUp));
-    await post(a, { event_name: 'ANSWERS_AGAIN', origin: 'again', n: 0 });
-    await readerB.waitFor((c) => c.events.some((e) => e.includes('ANSWERS_AGAIN')), 5000, 'A to reach B again');
+    // Sent until one arrives: "up" is reported per instance, and the first event may precede B's SUBSCRIBE.
+    let probes = 0;
+    await waitUntil(
+      async () => {
+        await post(a, { event_name: 'ANSWERS_AGAIN', origin: 'again', n: probes++ });
+        return readerB.events.some((e) => e.includes('ANSWERS_AGAIN'));
+      },
+      20_000,
+      'A to reach B again',
+    );
     readerA.close();
     readerB.close();
-  });
+  }, 90_000);
 
   it('starts while Redis is unreachable and joins the others once Redis appears', async () => {
     const redis = await RedisServer.start();

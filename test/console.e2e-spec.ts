@@ -5,6 +5,7 @@ import { SseHub } from '../src/events/sse-hub.service.js';
 import { chromiumAvailable, openBrowser, screenshot, type Browser } from './support/browser.js';
 import { json, postEvent, request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
+import { waitUntil } from './support/wait-until.js';
 
 describe('console: pages and assets', () => {
   let running: RunningApp;
@@ -83,14 +84,14 @@ function tableRows(page: Page): Promise<string[][]> {
 
 /** Polls the table until `predicate` holds for its visible rows (page functions cannot be built from text: CSP). */
 async function waitForRows(page: Page, predicate: (rows: string[][]) => boolean, what: string): Promise<string[][]> {
-  const until = Date.now() + 5000;
-  let rows = await tableRows(page);
-  while (!predicate(rows)) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; rows: ${JSON.stringify(rows.slice(0, 5))}`);
-    await new Promise((r) => setTimeout(r, 50));
-    rows = await tableRows(page);
-  }
-  return rows;
+  return waitUntil(
+    async () => {
+      const rows = await tableRows(page);
+      return predicate(rows) && rows;
+    },
+    5000,
+    what,
+  );
 }
 
 function start(session: string, platform: string, version: string, media: string) {

@@ -1,5 +1,5 @@
 import { startApp, type RunningApp } from './support/app.js';
-import { eventually } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { postEvent, request } from './support/http.js';
 import { logs } from './support/log-capture.js';
 import { SseClient } from './support/sse-client.js';
@@ -50,11 +50,14 @@ describe('logs: structured JSON, access lines for streams, never a token nor an 
     await new Promise((resolve) => setTimeout(resolve, 30));
     byQuery.close();
     byHeader.close();
-    const lines = await eventually(() => {
-      const all = logs.json() as Line[];
-      expect(all.filter((l) => l.msg === 'subscriber disconnected')).toHaveLength(2);
-      return all;
-    });
+    const lines = await waitUntil(
+      () => {
+        const all = logs.json() as Line[];
+        return all.filter((l) => l.msg === 'subscriber disconnected').length === 2 && all;
+      },
+      5000,
+      'two disconnect lines',
+    );
 
     const connected = lines.filter((l) => l.msg === 'subscriber connected');
     expect(connected).toHaveLength(2);

@@ -4,7 +4,7 @@ import { buildFrame } from '../src/events/ingest.js';
 import { SseHub } from '../src/events/sse-hub.service.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { eventually } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { postEvent, request } from './support/http.js';
 import { parseMetrics, sample, scrape } from './support/metrics.js';
 import { SseClient } from './support/sse-client.js';
@@ -118,7 +118,7 @@ describe('metrics: GET /metrics counts what happened', () => {
     const stuck = await reader(url);
     const staying = await reader(url);
     leaving.close();
-    await eventually(async () => expect(sample(await scrape(url), disconnected('client'))).toBe(1));
+    await waitUntil(async () => sample(await scrape(url), disconnected('client')) === 1, 5000, 'the disconnect');
 
     // A reader that stops reading is cut off once its unsent bytes pass SSE_MAX_BUFFER_BYTES (bounded loop).
     stuck.pause();

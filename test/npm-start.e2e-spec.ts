@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { buildOnce, freePort, removeBuild } from './support/child-app.js';
 
 const alive = (pid: number) => {

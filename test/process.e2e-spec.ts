@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:net';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { postEvent, request } from './support/http.js';
-import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { freePort } from './support/free-port.js';
 import { SseClient } from './support/sse-client.js';
 
 describe('the service as a process', () => {
@@ -22,12 +23,10 @@ describe('the service as a process', () => {
       expect((await postEvent(url, { before: 'shutdown' })).status).toBe(204);
       await reader.waitForEvents(1);
 
-      const started = Date.now();
       app.child.kill('SIGTERM');
-      await reader.waitForEnd(5000);
-      const code = await app.exited;
-      expect(code).toBe(0);
-      expect(Date.now() - started).toBeLessThan(5000);
+      await reader.waitForEnd(10_000);
+      // 0, not the 1 of the forced exit at SHUTDOWN_TIMEOUT_MS: the shutdown finished within it.
+      expect(await app.exited).toBe(0);
       expect(reader.json()).toEqual([{ before: 'shutdown', user_ip: '127.0.0.1' }]);
       await expect(request(`${url}/health/live`)).rejects.toThrow(/ECONNREFUSED/);
       expect(app.output()).toMatch(/SIGTERM/);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from './support/child-app.js';
+import { freePort } from './support/free-port.js';
 
 interface Run {
   code: number | null;

@@ -48,7 +48,8 @@ describe('npm run simulate', () => {
       ...['--session', '0.8', '--error-rate', '0.5', '--quiet'],
     ]);
     expect(run.code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(9000);
+    // It stops by itself: 2 s, then at most 5 s for answers in flight; the rest is room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(20_000);
     expect(run.stderr).toMatch(/^Simulating 12 players against http:\/\/127\.0\.0\.1:\d+\/api\/events for 2 s/);
     expect(run.stderr).toMatch(/sent (\d+) \(done\)\s+ok \1\s+failed 0/);
     const sent = Number(/sent (\d+)/.exec(run.stderr)?.[1]);

@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import net from 'node:net';
 import { jest } from '@jest/globals';
 import { SseConnection } from '../src/events/sse-connection.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { postEvent } from './support/http.js';
 import { logs } from './support/log-capture.js';
+import { openRawStream } from './support/sse-client.js';
 
 /**
  * SseConnection writes HTTP chunks to the socket itself, on preconditions that Node and Nest meet today but do not
@@ -35,19 +35,10 @@ describe('GET /events: the preconditions of the direct socket writes hold', () =
     jest.restoreAllMocks();
   });
 
-  function rawSubscriber(version: string) {
-    const socket = net.connect(running.port, '127.0.0.1');
-    let received = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => (received += d));
-    socket.write(`GET /events HTTP/${version}\r\nHost: 127.0.0.1\r\n\r\n`);
-    return { socket, received: () => received };
-  }
-
   it('on HTTP/1.1 (chunked) and HTTP/1.0 (raw), with the exact bytes on the wire', async () => {
     logs.clear();
-    const v11 = rawSubscriber('1.1');
-    const v10 = rawSubscriber('1.0');
+    const v11 = openRawStream(running.port, '1.1');
+    const v10 = openRawStream(running.port, '1.0');
     await waitUntil(() => opened.length === 2, 5000, 'both streams to open');
     expect(opened).toEqual(
       expect.arrayContaining([
@@ -64,7 +55,7 @@ describe('GET /events: the preconditions of the direct socket writes hold', () =
     expect(v10.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(v10.received()).not.toMatch(/transfer-encoding/i);
     expect(logs.text()).not.toContain('SseConnection');
-    v11.socket.destroy();
-    v10.socket.destroy();
+    v11.close();
+    v10.close();
   });
 });

@@ -1,8 +1,7 @@
-import net from 'node:net';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { json, postEvent, request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { SseClient } from './support/sse-client.js';
+import { openRawStream, SseClient } from './support/sse-client.js';
 
 async function subscriberStats(url: string) {
   const details = json(await request(`${url}/health`)).details as Record<string, Record<string, unknown>>;
@@ -40,15 +39,7 @@ describe('GET /events', () => {
     });
 
     it('streams framed chunks over HTTP/1.1 and plain bytes over HTTP/1.0, exactly', async () => {
-      const raw = async (version: string) => {
-        const socket = net.connect(running.port, '127.0.0.1');
-        let received = '';
-        socket.setEncoding('latin1');
-        socket.on('data', (d: string) => (received += d));
-        socket.write(`GET /events HTTP/${version}\r\nHost: 127.0.0.1\r\n\r\n`);
-        return { socket, received: () => received };
-      };
-      const [v11, v10] = [await raw('1.1'), await raw('1.0')];
+      const [v11, v10] = [openRawStream(running.port, '1.1'), openRawStream(running.port, '1.0')];
       await waitUntil(async () => (await subscriberStats(running.url)).count === 2);
       expect((await postEvent(running.url, '{"version":"both"}')).status).toBe(204);
       const frame = 'data: {"version":"both","user_ip":"127.0.0.1"}\n\n';
@@ -57,8 +48,8 @@ describe('GET /events', () => {
       expect(v11.received().endsWith(`${frame.length.toString(16)}\r\n${frame}\r\n`)).toBe(true);
       expect(v10.received()).not.toMatch(/transfer-encoding/i);
       expect(v10.received().endsWith(`\n\n${frame}`)).toBe(true);
-      v11.socket.destroy();
-      v10.socket.destroy();
+      v11.close();
+      v10.close();
     });
 
     it('answers a CORS preflight on both routes', async () => {

@@ -69,11 +69,14 @@ describe('buildFrame', () => {
   });
 
   it('does not quote the payload in its error message', () => {
+    let refusal: unknown;
     try {
       buildFrame(Buffer.from('{"secret_session":'), '1.2.3.4');
-      throw new Error('expected a refusal');
     } catch (err) {
-      expect((err as Error).message).not.toContain('secret_session');
+      refusal = err;
     }
+    expect(refusal).toBeInstanceOf(BadRequestException);
+    expect((refusal as Error).message).toBe('The request body is not valid JSON');
+    expect((refusal as Error).message).not.toContain('secret_session');
   });
 });

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import { waitUntil } from './wait-until.js';
 
 let built: string | undefined;
 
@@ -31,17 +31,6 @@ export function removeBuild(): void {
   built = undefined;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 export interface ChildApp {
   child: ChildProcess;
   output: () => string;
@@ -61,17 +50,11 @@ export function spawnApp(main: string, env: Record<string, string>): ChildApp {
   return { child, output: () => output, exited };
 }
 
-/** Polls GET /health/live until the process answers. */
+/** Waits until the process answers GET /health/live. */
 export async function waitUntilListening(port: number, timeoutMs = 15000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > end) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil(
+    async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok,
+    timeoutMs,
+    `the process to listen on ${port}`,
+  );
 }

@@ -1,5 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
 /** The redis-server binary the backplane tests start (Debian's `redis-server` package). */
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
@@ -32,19 +34,6 @@ export function describeWithRedis(name: string, fn: () => void): void {
     );
     describe.skip(name, fn);
   }
-}
-
-/** A port nothing listens on right now, on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<ChildProcess>();
@@ -112,6 +101,18 @@ export class RedisServer {
 
   stop(): Promise<void> {
     return this.kill('SIGTERM');
+  }
+
+  /** How many client connections the server accepted so far (INFO stats), this query's own included. */
+  async connectionsReceived(): Promise<number> {
+    const { tls } = this.options;
+    const client = new Redis(this.url, { lazyConnect: true, ...(tls && { tls: { ca: readFileSync(tls.ca) } }) });
+    try {
+      await client.connect();
+      return Number(/total_connections_received:(\d+)/.exec(await client.info('stats'))?.[1]);
+    } finally {
+      client.disconnect();
+    }
   }
 
   private spawn(): Promise<void> {

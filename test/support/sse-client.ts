@@ -1,4 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ClientRequest } from 'node:http';
+import net from 'node:net';
 
 /**
  * A plain SSE reader over node:http: keeps the raw bytes and the parsed `data:` payloads, so tests can
@@ -112,4 +113,17 @@ export class SseClient {
   private notify(): void {
     for (const w of [...this.waiters]) w();
   }
+}
+
+/**
+ * The same stream read below HTTP: a GET /events written by hand on a TCP socket, in HTTP/1.1 or HTTP/1.0, and
+ * every byte received kept as it came (status line, headers, chunk framing), for the specs of the wire format.
+ */
+export function openRawStream(port: number, httpVersion: '1.1' | '1.0', path = '/events') {
+  const socket = net.connect(port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (received += d));
+  socket.write(`GET ${path} HTTP/${httpVersion}\r\nHost: 127.0.0.1\r\n\r\n`);
+  return { received: () => received, close: () => socket.destroy() };
 }
