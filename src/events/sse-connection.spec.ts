@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { SseConnection, wireChunk } from './sse-connection.js';
 
 /** A response as Node leaves it; `socket` records the direct writes, `write` the ones through the response. */
@@ -20,6 +22,8 @@ function response(overrides: Record<string, unknown> = {}) {
 
 describe('SseConnection', () => {
   const chunk = wireChunk(Buffer.from('data: {}\n\n'));
+  const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  afterAll(() => warn.mockRestore());
 
   it('writes framed chunks to the socket of a chunked HTTP/1.1 response whose headers are sent', () => {
     const { res, socketWrites, resWrites } = response();
@@ -42,6 +46,11 @@ describe('SseConnection', () => {
     connection?.write(chunk, 1);
     expect(resWrites).toEqual(['data: {}\n\n']);
     expect(socketWrites).toEqual([]);
+  });
+
+  it('warns once, not once per stream, when it falls back', () => {
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0][0])).toMatch(/written through res\.write\(\)/);
   });
 
   it('opens nothing for a HEAD request or a response without a socket', () => {

@@ -30,7 +30,7 @@ function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
 /**
  * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn (or, under load,
  * in the short pause after the previous flush) are joined and written with one write per subscriber, not one per
- * event. A subscriber whose unsent
+ * event, through each subscriber's SseConnection (the only code that writes to sockets). A subscriber whose unsent
  * bytes pass SSE_MAX_BUFFER_BYTES is cut off, so nobody waits for it and memory stays bounded.
  * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
  * of the turn's matching frames, built once per distinct filter.
