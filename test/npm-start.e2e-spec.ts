@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitUntil } from './support/wait-until.js';
-import { buildOnce, freePort, removeBuild } from './support/child-app.js';
+import { buildOnce, removeBuild } from './support/child-app.js';
+import { freePort } from './support/free-port.js';
 
 const alive = (pid: number) => {
   try {

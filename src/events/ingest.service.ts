@@ -36,7 +36,11 @@ export class IngestService {
     const started = performance.now();
     let event: BroadcastEvent;
     try {
-      event = buildFrame(await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs), normalizeIp(clientIp), this.check);
+      event = buildFrame(
+        await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs),
+        normalizeIp(clientIp),
+        this.check,
+      );
     } catch (err) {
       this.metrics.eventRejected(rejectReason(err));
       // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
