@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { APP_OPTIONS, configureApp } from './app.setup.js';
+import { readBuildInfo } from './common/build-info.js';
 import { ShutdownState } from './common/shutdown-state.service.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
@@ -71,7 +72,12 @@ async function bootstrap(): Promise<void> {
   await app.listen(listener as unknown as number);
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   // AppConfig.toJSON() leaves the secrets out.
-  logger.log({ msg: `Listening on ${urlOf(address)}`, config: config.toJSON() });
+  const build = readBuildInfo();
+  logger.log({
+    msg: `Listening on ${urlOf(address)} (version ${build.version}, commit ${build.commit})`,
+    build,
+    config: config.toJSON(),
+  });
 
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {

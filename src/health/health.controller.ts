@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, MemoryHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config.js';
+import { readBuildInfo } from '../common/build-info.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../openapi/api-docs.decorators.js';
 import { BackplaneHealthIndicator } from './backplane.health.js';
@@ -8,6 +9,8 @@ import { SubscribersHealthIndicator } from './subscribers.health.js';
 
 @Controller('health')
 export class HealthController {
+  private readonly build = readBuildInfo();
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
@@ -27,6 +30,8 @@ export class HealthController {
       () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
       () => this.subscribers.check(),
       () => this.backplane.check(),
+      // Always up: tells which version and commit answer.
+      () => this.indicators.check('build').up({ ...this.build }),
     ]);
   }
 

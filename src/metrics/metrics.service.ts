@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfoMetric } from '../common/build-info.js';
 import { DISCONNECT_REASONS, REJECT_REASONS, type DisconnectReason, type RejectReason } from '../common/reasons.js';
 
 /** Counters a backplane updates; registered only when one runs. */
@@ -75,6 +76,7 @@ export class MetricsService {
     });
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
     for (const reason of DISCONNECT_REASONS) this.subscribersDisconnected.inc({ reason }, 0);
+    registerBuildInfoMetric(this.registry);
     collectDefaultMetrics({ register: this.registry });
   }
 

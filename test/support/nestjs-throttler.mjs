@@ -3,7 +3,7 @@
  * Node loads that through require(esm) (Node >= 20.19), so the service imports the package directly; Jest
  * cannot before Node 24.9. Here the package's own files run unchanged, with `require` resolving @nestjs/common
  * and @nestjs/core to the very ES modules the application uses (one copy of each, as in production).
- * Mapped in jest.config.js; delete both once the project's Node is 24.9 or newer.
+ * Mapped in jest.config.js on Node 22 only; delete this file with Node 22 support.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
