@@ -3,7 +3,8 @@
 # the production dependencies and dist/. scripts/docker-equivalent.sh runs these same steps without Docker
 # (it reads the COPY and HEALTHCHECK lines of this file), and CI runs it.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Pinned to a patch release: .ci/run and scripts/docker-equivalent.sh read this line and run the same Node.
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -22,6 +23,15 @@ COPY package.json package-lock.json ./
 # optional peer of @nestjs/swagger (its compile-time plugin): --omit=optional keeps the toolchain out.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Which build this is, for the start-up log, GET /health and pillarbox_build_info (release.yml passes both; empty:
+# package.json's version and 'unknown'). Late in the file: a new commit rebuilds no layer above.
+ARG APP_VERSION=""
+ARG GIT_COMMIT=""
+ENV APP_VERSION=${APP_VERSION} GIT_COMMIT=${GIT_COMMIT}
+LABEL org.opencontainers.image.title="pillarbox-event-dispatcher" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${APP_VERSION}" \
+      org.opencontainers.image.revision="${GIT_COMMIT}"
 # Files stay owned by root: the service only reads them.
 USER node
 EXPOSE 8080

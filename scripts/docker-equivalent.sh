@@ -56,6 +56,16 @@ free_port() {
   node -e 'const s=require("node:net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# The image's Node (NODE_IMAGE's x.y.z), installed outside the repository when the one on PATH is another.
+node_version=$(sed -nE 's/^ARG NODE_IMAGE=node:([0-9]+\.[0-9]+\.[0-9]+)-.*/\1/p' "$dockerfile")
+[[ -n "$node_version" ]] || fail "no 'ARG NODE_IMAGE=node:x.y.z-...' line in the Dockerfile"
+if [[ "$(node --version 2>/dev/null)" != "v$node_version" ]]; then
+  step "Node $node_version, as in the image"
+  PATH="$(bash "$root/scripts/install-node.sh" "$node_version"):$PATH"
+  export PATH
+fi
+echo "docker-equivalent: node $(node --version), as the image's $(grep -m1 '^ARG NODE_IMAGE=' "$dockerfile")"
+
 mkdir -p "$build" "$runtime"
 
 step "build stage: COPY sources, npm ci, npm run build (in $build)"
@@ -80,6 +90,10 @@ step "start: node dist/main.js on 127.0.0.1:$port"
 cd "$runtime"
 # HOST is unset in the image (every address); here the service stays on the loopback address.
 export NODE_ENV=production PORT="$port" HOST=127.0.0.1 NO_COLOR=1
+# The build arguments release.yml passes (ENV in the image).
+APP_VERSION="$(node -p 'require("./package.json").version')-docker-equivalent"
+GIT_COMMIT=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+export APP_VERSION GIT_COMMIT
 node dist/main.js >"$work/server.log" 2>&1 &
 server_pid=$!
 
@@ -116,6 +130,14 @@ for path in /health /health/live /health/ready; do
     fail "GET $path answered $status, expected 200"
   }
 done
+
+build=$(timeout 10 node -e '
+  fetch(process.argv[1], { signal: AbortSignal.timeout(5000) })
+    .then((r) => r.json())
+    .then((b) => console.log(b.details.build.version + " " + b.details.build.commit), (e) => console.log("error: " + e.message))' "http://127.0.0.1:$port/health")
+echo "GET /health build: $build"
+[[ "$build" == "$APP_VERSION $GIT_COMMIT" ]] ||
+  fail "GET /health does not report APP_VERSION=$APP_VERSION GIT_COMMIT=$GIT_COMMIT"
 
 step "stop: SIGTERM, then wait for a clean exit"
 kill -TERM "$server_pid"
