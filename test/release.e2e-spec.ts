@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-interface DryRelease {
+interface ReleaseResult {
   version: string | null;
   type?: string;
   notes?: string;
@@ -17,7 +17,7 @@ const pluginName = (p: PluginEntry) => (typeof p === 'string' ? p : p[0]);
 /** Talks to the GitHub API (verifyConditions needs a token): the only plugin left out here, where nothing is online. */
 const ONLINE_PLUGINS = new Set(['@semantic-release/github']);
 
-const runner = path.resolve('test/support/dry-release.mjs');
+const runner = path.resolve('test/support/run-semantic-release.mjs');
 const dirs: string[] = [];
 
 /**
@@ -46,6 +46,7 @@ function repositoryWith(messages: string[]): string {
   const config = { ...releaseConfig, plugins: releaseConfig.plugins.filter((p) => !ONLINE_PLUGINS.has(pluginName(p))) };
   writeFileSync(path.join(repo, '.releaserc.json'), JSON.stringify(config));
   writeFileSync(path.join(repo, 'package.json'), JSON.stringify({ name: 'dry-run', version: '1.0.0', private: true }));
+  writeFileSync(path.join(repo, 'CHANGELOG.md'), readFileSync('CHANGELOG.md'));
   git('add', '.');
   git('commit', '-q', '-m', 'chore: initial');
   git('tag', 'v1.0.0');
@@ -58,17 +59,17 @@ function repositoryWith(messages: string[]): string {
   return repo;
 }
 
-function dryRelease(repo: string): DryRelease {
-  const out = execFileSync(process.execPath, [runner], {
+function runRelease(repo: string, options: { publish?: boolean; env?: Record<string, string> } = {}): ReleaseResult {
+  const out = execFileSync(process.execPath, [runner, ...(options.publish ? ['--publish'] : [])], {
     cwd: repo,
-    env: { PATH: process.env.PATH ?? '', HOME: path.dirname(repo), GIT_CONFIG_NOSYSTEM: '1' },
+    env: { PATH: process.env.PATH ?? '', HOME: path.dirname(repo), GIT_CONFIG_NOSYSTEM: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 60_000,
   });
-  return JSON.parse(out.toString()) as DryRelease;
+  return JSON.parse(out.toString()) as ReleaseResult;
 }
 
-describe('release: semantic-release with .releaserc.json, dry run on a local repository (no network, no token)', () => {
+describe('release: semantic-release with .releaserc.json on throwaway local repositories (no network, no token)', () => {
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   it('keeps every plugin but the GitHub one, which release.yml runs', () => {
@@ -78,7 +79,7 @@ describe('release: semantic-release with .releaserc.json, dry run on a local rep
   });
 
   it('feat -> minor, with the features and every other type in their sections', () => {
-    const next = dryRelease(
+    const next = runRelease(
       repositoryWith([
         'feat(events): accept batches',
         'fix(health): report the backplane',
@@ -109,21 +110,21 @@ describe('release: semantic-release with .releaserc.json, dry run on a local rep
   });
 
   it('fix -> patch', () => {
-    const next = dryRelease(repositoryWith(['fix(health): report the backplane', 'test: cover it']));
+    const next = runRelease(repositoryWith(['fix(health): report the backplane', 'test: cover it']));
     expect(next).toMatchObject({ version: '1.0.1', type: 'patch' });
     expect(next.notes).toMatch(/^### Bug Fixes$/m);
     expect(next.notes).not.toMatch(/^### Features$/m);
   });
 
   it('`!` -> major, with a breaking-changes section', () => {
-    const next = dryRelease(repositoryWith(['feat(events)!: drop the v1 envelope', 'fix: a typo']));
+    const next = runRelease(repositoryWith(['feat(events)!: drop the v1 envelope', 'fix: a typo']));
     expect(next).toMatchObject({ version: '2.0.0', type: 'major' });
     expect(next.notes).toMatch(/^### ⚠ BREAKING CHANGES$/m);
     expect(next.notes).toMatch(/drop the v1 envelope/);
   });
 
   it('a BREAKING CHANGE footer -> major', () => {
-    const next = dryRelease(
+    const next = runRelease(
       repositoryWith(['fix(config): rename a variable\n\nBREAKING CHANGE: SSE_HEARTBEAT is now SSE_HEARTBEAT_MS']),
     );
     expect(next).toMatchObject({ version: '2.0.0', type: 'major' });
@@ -131,11 +132,36 @@ describe('release: semantic-release with .releaserc.json, dry run on a local rep
     expect(next.notes).toMatch(/SSE_HEARTBEAT is now SSE_HEARTBEAT_MS/);
   });
 
+  it('a real release into the local origin: CHANGELOG.md, package.json, the release commit and tag, the outputs', () => {
+    const repo = repositoryWith(['feat(events): accept batches', 'docs: explain batches']);
+    const githubOutput = path.join(path.dirname(repo), 'github-output');
+    writeFileSync(githubOutput, '');
+    const released = runRelease(repo, { publish: true, env: { GITHUB_OUTPUT: githubOutput } });
+    expect(released).toMatchObject({ version: '1.1.0' });
+    // What release.yml reads to build, push and deploy (written by @semantic-release/exec).
+    expect(readFileSync(githubOutput, 'utf8')).toBe('version=1.1.0\ntag=v1.1.0\n');
+    const origin = path.join(path.dirname(repo), 'origin.git');
+    const show = (ref: string) => execFileSync('git', ['-C', origin, 'show', ref], { encoding: 'utf8' });
+    expect(execFileSync('git', ['-C', origin, 'log', '-1', '--format=%s', 'v1.1.0'], { encoding: 'utf8' })).toBe(
+      'chore(release): 1.1.0 [skip ci]\n',
+    );
+    expect(JSON.parse(show('v1.1.0:package.json')).version).toBe('1.1.0');
+    const changelog = show('v1.1.0:CHANGELOG.md');
+    // The repository's CHANGELOG.md is the configured title: the notes come right after it, newest first.
+    const title = readFileSync('CHANGELOG.md', 'utf8').trimEnd();
+    expect(changelog.startsWith(`${title}\n\n## [1.1.0](`)).toBe(true);
+    expect(changelog).toMatch(/^### Features\n\n\* \*\*events:\*\* accept batches/m);
+    expect(changelog).toMatch(/^### Documentation\n\n\* explain batches/m);
+    // Nothing new since: the next push releases nothing.
+    execFileSync('git', ['-C', repo, 'pull', '-q', 'origin', 'main']);
+    expect(runRelease(repo)).toEqual({ version: null });
+  });
+
   it('docs only (or other types that change no code) -> no release', () => {
-    expect(dryRelease(repositoryWith(['docs: explain the console', 'docs(readme): fix a link']))).toEqual({
+    expect(runRelease(repositoryWith(['docs: explain the console', 'docs(readme): fix a link']))).toEqual({
       version: null,
     });
-    expect(dryRelease(repositoryWith(['test: cover the stream', 'ci: cache npm', 'chore: tidy up']))).toEqual({
+    expect(runRelease(repositoryWith(['test: cover the stream', 'ci: cache npm', 'chore: tidy up']))).toEqual({
       version: null,
     });
   });
