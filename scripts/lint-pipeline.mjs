@@ -20,6 +20,9 @@ let failures = 0;
 
 function run(command, args) {
   const result = spawnSync(command, args, { cwd: root, encoding: 'utf8' });
+  if (result.error?.code === 'ENOENT') {
+    throw new Error(`${command} is not installed (shellcheck: apt-get install shellcheck; action-validator: npm ci)`);
+  }
   if (result.error) throw new Error(`${command}: ${result.error.message}`);
   return result;
 }

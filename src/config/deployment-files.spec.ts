@@ -226,6 +226,29 @@ describe('deployment files agree with the application', () => {
   });
 
   describe('Kubernetes (deploy/kubernetes/)', () => {
+    it('the kustomization`s objects exist, parse, and point at each other (the Service, the Ingress, the PDB)', () => {
+      const resources = yamlFile('deploy/kubernetes/kustomization.yaml').resources as string[];
+      const objects = resources.map((f) => yamlFile(`deploy/kubernetes/${f}`));
+      for (const o of objects) expect(o).toMatchObject({ apiVersion: expect.any(String), kind: expect.any(String) });
+      const byKind = Object.fromEntries(objects.map((o) => [o.kind, o]));
+      expect(Object.keys(byKind).sort()).toEqual(['Deployment', 'Ingress', 'PodDisruptionBudget', 'Service']);
+      const podLabels = byKind.Deployment.spec.template.metadata.labels as Record<string, string>;
+      expect(podLabels).toMatchObject(byKind.Deployment.spec.selector.matchLabels);
+      expect(podLabels).toMatchObject(byKind.Service.spec.selector);
+      expect(podLabels).toMatchObject(byKind.PodDisruptionBudget.spec.selector.matchLabels);
+      const servicePort = (byKind.Service.spec.ports as Json[])[0];
+      expect(servicePort.targetPort).toBe(k8sContainer.ports[0].name);
+      for (const p of ingress.spec.rules.flatMap((r: Json) => r.http.paths) as Json[]) {
+        expect(p.backend.service).toEqual({ name: byKind.Service.metadata.name, port: { name: servicePort.name } });
+      }
+      // The Secret the pods read is the one the example describes.
+      const secret = yamlFile('deploy/kubernetes/secret.example.yaml');
+      for (const e of (k8sContainer.env as Json[]).filter((x) => x.valueFrom?.secretKeyRef)) {
+        expect(e.valueFrom.secretKeyRef.name).toBe(secret.metadata.name);
+        expect(Object.keys(secret.stringData)).toContain(e.valueFrom.secretKeyRef.key);
+      }
+    });
+
     it('probes liveness and readiness on the container port', () => {
       expect(k8sContainer.ports).toEqual([expect.objectContaining({ name: 'http', containerPort: k8sConfig.port })]);
       expect(k8sContainer.livenessProbe.httpGet).toEqual({ path: LIVENESS, port: 'http' });
