@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening } from './support/child-app.js';
+import { buildOnce, removeBuild, spawnApp, waitUntilListening } from './support/child-app.js';
+import { freePort } from './support/free-port.js';
 import { scrape, sample } from './support/metrics.js';
 
 const packageVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;

@@ -5,8 +5,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, type RunningApp } from './support/app.js';
-import { freePort } from './support/child-app.js';
-import { eventually, waitUntil } from './support/eventually.js';
+import { freePort } from './support/free-port.js';
+import { waitUntil } from './support/wait-until.js';
 
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 const TOKEN = 'compose-example-token-0123456789';
@@ -135,7 +135,7 @@ describeWithNginx('deploy/nginx.conf in front of the service: TLS, and only the 
   it('serves players and consoles on HTTPS, answers 404 for /metrics, /docs and /health, redirects HTTP', async () => {
     nginx = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
     const https = `https://127.0.0.1:${httpsPort}`;
-    await eventually(() => request(`${https}/`), 5000);
+    await waitUntil(() => request(`${https}/`), 5000, 'nginx listening');
 
     const redirect = await request(`http://127.0.0.1:${httpPort}/api/events?x=1`);
     expect(redirect.status).toBe(308);
