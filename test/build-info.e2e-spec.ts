@@ -72,7 +72,7 @@ describe('build info: the running version and commit', () => {
           .find((l) => l.includes('Listening on'));
         expect(line).toBeDefined();
         expect(JSON.parse(line!)).toMatchObject({
-          msg: expect.stringContaining('version 1.2.3, commit deadbeef'),
+          msg: `Listening on http://127.0.0.1:${port}`,
           build: { version: '1.2.3', commit: 'deadbeef' },
         });
       } finally {
