@@ -53,6 +53,25 @@ export class SseClient {
     this.res?.socket?.pause();
   }
 
+  /**
+   * Reads at most `bytesPerSecond` on average from now on, as a consumer on a slow link does: the socket is paused
+   * whenever the bytes received run ahead of that rate, and resumed when the rate has caught up.
+   */
+  throttle(bytesPerSecond: number): void {
+    const started = performance.now();
+    let received = 0;
+    this.res?.on('data', (chunk: string) => {
+      received += Buffer.byteLength(chunk);
+      const ahead = started + (received / bytesPerSecond) * 1000 - performance.now();
+      if (ahead <= 0 || this.ended) return;
+      this.pause();
+      setTimeout(() => {
+        this.res?.socket?.resume();
+        this.res?.resume();
+      }, ahead);
+    });
+  }
+
   close(): void {
     this.req?.destroy();
   }
