@@ -42,9 +42,16 @@ describe('buildFrame', () => {
     expect(other.sessionId).toBeUndefined();
   });
 
-  it('re-serializes when the body has a user_ip or line breaks', () => {
-    expect(frameText('{"user_ip":"6.6.6.6","a":1}')).toBe('data: {"user_ip":"1.2.3.4","a":1}\n\n');
-    expect(frameText('{\n"a": 1\n}')).toBe('data: {"a":1,"user_ip":"1.2.3.4"}\n\n');
+  it("writes its user_ip in place of the body's own, and line breaks as spaces, never re-serializing", () => {
+    expect(frameText('{"user_ip":"6.6.6.6","a":1.50}')).toBe('data: {"user_ip":"1.2.3.4","a":1.50}\n\n');
+    expect(frameText('{\r\n"a": 1.50\n}\n')).toBe('data: {  "a": 1.50 ,"user_ip":"1.2.3.4"}\n\n');
+    expect(frameText('{"a":[1,{"user_ip":0}],\n "user_ip" : {"x":"}"} ,"user\\u005fip":1,"b":1e2}')).toBe(
+      'data: {"a":[1,{"user_ip":0}],  "user_ip" :"1.2.3.4","user\\u005fip":"1.2.3.4","b":1e2}\n\n',
+    );
+    expect(frameText('{"s":"\\"user_ip\\":1","user_ip":null}')).toBe(
+      'data: {"s":"\\"user_ip\\":1","user_ip":"1.2.3.4"}\n\n',
+    );
+    expect(frameText('{"a":1,"user_ip":2}')).toBe('data: {"a":1,"user_ip":"1.2.3.4"}\n\n');
   });
 
   it('replaces invalid UTF-8 rather than passing it on', () => {

@@ -51,10 +51,59 @@ function stringField(value: unknown): string | undefined {
 export type EventCheck = (event: Record<string, unknown>) => void;
 
 /**
+ * Where the values of the object's own `user_ip` members are in `json` (a valid JSON object's text): [start, end)
+ * of each, whitespace around it included. A key may be written with escapes (`"user\u005fip"`) or more than once.
+ */
+function userIpValues(json: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let depth = 0;
+  let atKey = true;
+  let isUserIp = false;
+  let valueStart = -1;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 34) {
+      const start = i;
+      for (i++; json.charCodeAt(i) !== 34; i++) if (json.charCodeAt(i) === 92) i++;
+      if (depth === 1 && atKey) {
+        const key = json.slice(start, i + 1);
+        isUserIp = key === '"user_ip"' || (key.includes('\\') && JSON.parse(key) === 'user_ip');
+        atKey = false;
+      }
+    } else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      if (depth === 1 && valueStart >= 0) spans.push([valueStart, i]);
+      depth--;
+    } else if (depth === 1 && c === 58) {
+      if (isUserIp) valueStart = i + 1;
+    } else if (depth === 1 && c === 44) {
+      if (valueStart >= 0) spans.push([valueStart, i]);
+      valueStart = -1;
+      isUserIp = false;
+      atKey = true;
+    }
+  }
+  return spans;
+}
+
+/** `json` with every one of `spans` replaced by `value`. */
+function replaceSpans(json: string, spans: Array<[number, number]>, value: string): string {
+  let out = '';
+  let from = 0;
+  for (const [start, end] of spans) {
+    out += json.slice(from, start) + value;
+    from = end;
+  }
+  return out + json.slice(from);
+}
+
+const LINE_BREAKS = /[\r\n]/g;
+
+/**
  * Turns a raw request body into the one SSE frame every subscriber receives: `data: <json>\n\n`,
  * the event with `user_ip` set. The body's own text is kept as sent (key order, number spelling,
- * escapes), `user_ip` appended; it is re-serialized only when it already has a `user_ip` to
- * overwrite or contains line breaks, which would split the frame.
+ * escapes): `user_ip` is appended, or written in place of the body's own. Raw CR and LF, which in valid JSON can
+ * only be whitespace between tokens and would split the frame, become spaces; nothing is re-serialized.
  * @throws BadRequestException for an empty body, invalid JSON, a non-object or too deep a nesting, or from `check`.
  */
 export function buildFrame(body: Buffer, userIp: string, check?: EventCheck): BroadcastEvent {
@@ -77,14 +126,11 @@ export function buildFrame(body: Buffer, userIp: string, check?: EventCheck): Br
   }
   check?.(event as Record<string, unknown>);
   const ip = JSON.stringify(userIp);
-  const head = text.slice(text.indexOf('{'), text.lastIndexOf('}'));
-  let json: string;
-  if (Object.hasOwn(event, 'user_ip') || head.includes('\n') || head.includes('\r')) {
-    (event as Record<string, unknown>).user_ip = userIp;
-    json = JSON.stringify(event);
-  } else {
-    json = hasKeys(event) ? `${head},"user_ip":${ip}}` : `{"user_ip":${ip}}`;
-  }
+  // The object without the whitespace around it.
+  let json = text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1);
+  if (Object.hasOwn(event, 'user_ip')) json = replaceSpans(json, userIpValues(json), ip);
+  else json = hasKeys(event) ? `${json.slice(0, -1)},"user_ip":${ip}}` : `{"user_ip":${ip}}`;
+  if (json.includes('\n') || json.includes('\r')) json = json.replace(LINE_BREAKS, ' ');
   const fields = event as Record<string, unknown>;
   return {
     frame: Buffer.from(`data: ${json}\n\n`),
