@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
+import { checkForwardedHops } from './common/client-address.js';
 import type { AppConfig } from './config/app-config.js';
 import { setupDocs } from './openapi/openapi.setup.js';
 
@@ -21,6 +22,7 @@ export async function configureApp(app: INestApplication, config: AppConfig): Pr
   app.useLogger(app.get(Logger));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
+  checkForwardedHops(express.getHttpAdapter().getInstance());
   express.disable('x-powered-by');
   express.disable('etag');
   const server = app.getHttpServer() as Server;

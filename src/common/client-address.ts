@@ -27,6 +27,20 @@ export function clientAddress(req: IncomingMessage, trust: TrustProxyFn): string
   return normalizeIp(address);
 }
 
+/**
+ * Makes Express's `req.ip` (the rate limiter's key, the HTTP logger's `ip`) the address `clientAddress()` gives, so
+ * that every part of the service resolves the client alike. Express lets an application extend its request object.
+ */
+export function checkForwardedHops(express: { request: object }): void {
+  Object.defineProperty(express.request, 'ip', {
+    configurable: true,
+    enumerable: true,
+    get(this: IncomingMessage & { app: { get(setting: string): unknown } }): string {
+      return clientAddress(this, this.app.get('trust proxy fn') as TrustProxyFn);
+    },
+  });
+}
+
 /** The eight 16-bit groups of a valid IPv6 address (a zone index ignored). */
 function ipv6Groups(address: string): number[] {
   const zone = address.indexOf('%');

@@ -147,6 +147,8 @@ export class AppConfig {
   @IsInt() @Min(0) rateLimitPerMinute = 0;
   /** Whether events must match the monitoring envelope (event_name, session_id, timestamp, version, data). */
   @IsBoolean() strictSchema = false;
+  /** Whether `user_ip` and the logs show the client's network (IPv4 /24, IPv6 /48) rather than its address. */
+  @IsBoolean() anonymizeUserIp = false;
   @IsIn(LOG_LEVELS) logLevel: LogLevel = 'info';
   @IsIn(LOG_FORMATS) logFormat: LogFormat = 'json';
 
@@ -182,6 +184,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   SUBSCRIBER_TOKENS: { key: 'subscriberTokens', kind: 'list' },
   RATE_LIMIT_PER_MINUTE: { key: 'rateLimitPerMinute', kind: 'int' },
   STRICT_SCHEMA: { key: 'strictSchema', kind: 'bool' },
+  ANONYMIZE_USER_IP: { key: 'anonymizeUserIp', kind: 'bool' },
   LOG_LEVEL: { key: 'logLevel', kind: 'string' },
   LOG_FORMAT: { key: 'logFormat', kind: 'string' },
   REDIS_URL: { key: 'redisUrl', kind: 'string' },

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import proxyaddr from 'proxy-addr';
+import { clientAddress } from '../common/client-address.js';
 import { CORS_HEADERS } from '../common/cors.js';
 import { AppConfig, type TrustProxy } from '../config/app-config.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
@@ -128,7 +129,7 @@ export class IngestFastLane implements OnApplicationBootstrap {
       if (req.method !== 'POST' || (url !== path && !(url.startsWith(path) && url[path.length] === '?'))) {
         return express(req, res);
       }
-      this.ingestion.accept(req, res, proxyaddr(req, trust)).catch((err: unknown) => this.fail(err, req, res));
+      this.ingestion.accept(req, res, clientAddress(req, trust)).catch((err: unknown) => this.fail(err, req, res));
     };
     const listeners = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, RequestTimeoutException } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { normalizeIp, shownAddress } from '../common/client-address.js';
 import { allowAnyOrigin, CORS_HEADERS } from '../common/cors.js';
 import { rejectReason } from '../common/rejection.js';
 import { AppConfig } from '../config/app-config.js';
@@ -8,7 +9,7 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { checkMonitoringEvent } from '../schema/strict-schema.js';
 import { readBody } from './body-reader.js';
 import { EventBus } from './event-bus.service.js';
-import { buildFrame, normalizeIp, type EventCheck } from './ingest.js';
+import { buildFrame, type EventCheck } from './ingest.js';
 
 /**
  * What POST /api/events does, on Node's own request and response: used by the Nest route (EventsController) and
@@ -36,11 +37,8 @@ export class IngestService {
     const started = performance.now();
     let event: BroadcastEvent;
     try {
-      event = buildFrame(
-        await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs),
-        normalizeIp(clientIp),
-        this.check,
-      );
+      const userIp = shownAddress(normalizeIp(clientIp), this.config.anonymizeUserIp);
+      event = buildFrame(await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs), userIp, this.check);
     } catch (err) {
       this.metrics.eventRejected(rejectReason(err));
       // Error answers are readable cross-origin too. An oversized body is drained, not read, while the

@@ -5,12 +5,6 @@ import { rejection } from '../common/rejection.js';
 /** Deeper JSON is refused: consumers' recursive parsers should not be the ones to find the limit. */
 export const MAX_JSON_DEPTH = 64;
 
-/** The client's address without port; an IPv4-mapped IPv6 address is written as plain IPv4. */
-export function normalizeIp(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}
-
 /** Whether `text` holds more than `max` of `char`, counted with indexOf (native and fast). */
 function countExceeds(text: string, char: string, max: number): boolean {
   let count = 0;

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
+import { shownAddress } from '../common/client-address.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
@@ -21,10 +22,13 @@ type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
 const MIN_FLUSH_GAP_MS = 1;
 const MAX_FLUSH_GAP_MS = 20;
 
-/** Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address. */
-function streamClient(res: ServerResponse): { reqId?: unknown; ip?: string } {
+/**
+ * Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address
+ * (its network only, with ANONYMIZE_USER_IP).
+ */
+function streamClient(res: ServerResponse, anonymize: boolean): { reqId?: unknown; ip?: string } {
   const req = res.req as (typeof res.req & { id?: unknown; ip?: string }) | undefined;
-  return { reqId: req?.id, ip: req?.ip };
+  return { reqId: req?.id, ip: req?.ip && shownAddress(req.ip, anonymize) };
 }
 
 /**
@@ -103,7 +107,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       set.add(subscriber);
       this.logger.log({
         msg: 'subscriber connected',
-        ...streamClient(res),
+        ...streamClient(res, this.config.anonymizeUserIp),
         // Not the filter's values: a session id is personal data, kept out of logs like the query string.
         ...(filter && { filtered: true }),
         subscribers: this.size,
@@ -131,7 +135,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     this.metrics.subscriberDisconnected(reason);
     const line = {
       msg: 'subscriber disconnected',
-      ...streamClient(subscriber.connection.res),
+      ...streamClient(subscriber.connection.res, this.config.anonymizeUserIp),
       reason,
       durationMs: Date.now() - subscriber.connection.connectedAt,
       subscribers: this.size,

@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { pino, type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import pretty from 'pino-pretty';
+import { shownAddress } from '../common/client-address.js';
 import type { AppConfig } from '../config/app-config.js';
 
 /** The path without its query string, which may carry `access_token` or a viewer's session: never logged. */
@@ -32,7 +33,8 @@ export function httpLoggerOptions(config: AppConfig): Options<Req, ServerRespons
         id: req.id,
         method: req.method,
         url: redactQuery(req.url),
-        ip: req.raw?.ip,
+        // Only the network with ANONYMIZE_USER_IP.
+        ip: req.raw?.ip && shownAddress(req.raw.ip, config.anonymizeUserIp),
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
