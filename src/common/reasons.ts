@@ -13,6 +13,7 @@ export const REJECT_REASONS = [
   'schema',
   'rate_limit',
   'timeout',
+  'aborted',
   'other',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Injectable, RequestTimeoutException } from '@nestjs/common';
+import { Injectable, Logger, RequestTimeoutException } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { normalizeIp, shownAddress } from '../common/client-address.js';
 import { allowAnyOrigin, CORS_HEADERS } from '../common/cors.js';
@@ -19,6 +19,7 @@ import { buildFrame, type EventCheck } from './ingest.js';
 export class IngestService {
   /** STRICT_SCHEMA's check, or nothing at all when it is off. */
   private readonly check?: EventCheck;
+  private readonly logger = new Logger(IngestService.name);
 
   constructor(
     private readonly bus: EventBus,
@@ -40,6 +41,13 @@ export class IngestService {
       const userIp = shownAddress(normalizeIp(clientIp), this.config.anonymizeUserIp);
       event = buildFrame(await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs), userIp, this.check);
     } catch (err) {
+      if (req.destroyed && !req.complete) {
+        // The client left before its whole body arrived (a closed tab, a lost network): not an error, nothing to
+        // answer.
+        this.metrics.eventRejected('aborted');
+        this.logger.debug('upload aborted by the client');
+        return;
+      }
       this.metrics.eventRejected(rejectReason(err));
       // Error answers are readable cross-origin too. An oversized body is drained, not read, while the
       // client sends it: closing the connection instead would make it fail to write before it reads the 413.
