@@ -108,7 +108,8 @@ describe('GET /events', () => {
   });
 
   it('cuts off a reader that stops reading, while the others get every event and POSTs succeed', async () => {
-    const running = await startApp({ SSE_MAX_BUFFER_BYTES: '65536' });
+    // Keep-alives every 500 ms: the stopped reader's backlog is looked at again once the POSTs are over.
+    const running = await startApp({ SSE_MAX_BUFFER_BYTES: '65536', SSE_HEARTBEAT_MS: '500' });
     try {
       const paused = await new SseClient(`${running.url}/events`).connect();
       const readers = await Promise.all([1, 2].map(() => new SseClient(`${running.url}/events`).connect()));
@@ -130,6 +131,8 @@ describe('GET /events', () => {
         expect(new Set(seqs).size).toBe(total);
         expect(seqs).toHaveLength(total);
       }
+      // Cut off once its backlog has not shrunk for SLOW_READER_WINDOW_MS (or has passed the memory bound).
+      await waitUntil(async () => (await subscriberStats(running.url)).disconnected.slow === 1, 20_000, 'a cut-off');
       const stats = await subscriberStats(running.url);
       expect(stats.disconnected.slow).toBe(1);
       expect(stats.count).toBe(2);
@@ -137,7 +140,7 @@ describe('GET /events', () => {
     } finally {
       await running.close();
     }
-  });
+  }, 60_000);
 
   it('refuses one subscriber more than MAX_SUBSCRIBERS with a JSON 503', async () => {
     const running = await startApp({ MAX_SUBSCRIBERS: '2' });

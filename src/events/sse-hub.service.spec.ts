@@ -7,7 +7,7 @@ import { LocalBackplane } from '../backplane/local-backplane.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
-import { SseHub } from './sse-hub.service.js';
+import { MAX_BACKLOG_EVENTS, SLOW_READER_WINDOW_MS, SseHub } from './sse-hub.service.js';
 import { parseStreamFilter } from './stream-filter.js';
 
 /**
@@ -73,10 +73,18 @@ describe('SseHub', () => {
   let hub: SseHub;
   let bus: EventBus;
 
-  /** A hub with a 2 KiB buffer limit; its heartbeat is long (a minute) unless a test is about the heartbeat. */
+  /**
+   * A hub with a 2 KiB buffer limit; its heartbeat is long (a minute) unless a test is about the heartbeat.
+   * MAX_EVENT_BYTES 64: the memory bound (32 events of it) is the buffer limit itself, a cut-off comes at once.
+   */
   async function startHub(env: Record<string, string> = {}): Promise<void> {
     hub?.onModuleDestroy();
-    const moduleRef = await compileHub({ SSE_MAX_BUFFER_BYTES: '2048', SSE_HEARTBEAT_MS: '60000', ...env });
+    const moduleRef = await compileHub({
+      SSE_MAX_BUFFER_BYTES: '2048',
+      SSE_HEARTBEAT_MS: '60000',
+      MAX_EVENT_BYTES: '64',
+      ...env,
+    });
     await moduleRef.init();
     hub = moduleRef.get(SseHub);
     bus = moduleRef.get(EventBus);
@@ -127,7 +135,7 @@ describe('SseHub', () => {
     expect(res.writes).toEqual([`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`]);
   });
 
-  it('cuts off a subscriber whose unsent bytes pass the limit, and only that one', async () => {
+  it('cuts off a subscriber whose unsent bytes pass the memory bound at once, and only that one', async () => {
     const slow = attach();
     const fine = attach();
     slow.unsent = 4096;
@@ -226,5 +234,59 @@ describe('SseHub', () => {
     hub.endAll();
     expect(res.writes).toEqual(['data: {"n":1}\n\n']);
     await expect(Promise.race([seen, elapse(1).then(() => 'only one')])).resolves.toBe('only one');
+  });
+
+  describe('a burst is not a sustained backlog', () => {
+    const limit = 1024 * 1024;
+    // Keep-alives every second look at a stream that gets nothing else.
+    beforeEach(() => startHub({ SSE_MAX_BUFFER_BYTES: String(limit), SSE_HEARTBEAT_MS: '1000', MAX_EVENT_BYTES: '' }));
+
+    async function broadcast(): Promise<void> {
+      bus.publish(frame('{"n":1}'));
+      await flushed();
+    }
+
+    it('keeps a subscriber whose backlog passes SSE_MAX_BUFFER_BYTES but shrinks from window to window', async () => {
+      const res = attach();
+      res.unsent = 6 * limit;
+      await broadcast();
+      for (let left = 6 * limit; left > limit; left -= limit / 2) {
+        res.unsent = left;
+        await elapse(SLOW_READER_WINDOW_MS / 4);
+      }
+      res.unsent = 0;
+      await broadcast();
+      expect(res.destroyed).toBe(false);
+      expect(hub.stats().disconnected.slow).toBe(0);
+    });
+
+    it('cuts off a subscriber whose backlog has not shrunk for SLOW_READER_WINDOW_MS', async () => {
+      const res = attach();
+      res.unsent = 2 * limit;
+      await broadcast();
+      await elapse(SLOW_READER_WINDOW_MS - 1000);
+      expect(res.destroyed).toBe(false);
+      await elapse(2000);
+      expect(res.destroyed).toBe(true);
+      expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { slow: 1 } });
+    });
+
+    it('cuts off at once past MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, and forgets a backlog that is gone', async () => {
+      const bursty = attach();
+      const stuck = attach();
+      bursty.unsent = 2 * limit;
+      stuck.unsent = MAX_BACKLOG_EVENTS * 256 * 1024 + 1;
+      await broadcast();
+      expect(stuck.destroyed).toBe(true);
+      expect(bursty.destroyed).toBe(false);
+      // Back under the threshold, then above again: the window starts anew.
+      await elapse(SLOW_READER_WINDOW_MS / 2);
+      bursty.unsent = 0;
+      await broadcast();
+      bursty.unsent = 2 * limit;
+      await elapse(SLOW_READER_WINDOW_MS - 1000);
+      await broadcast();
+      expect(bursty.destroyed).toBe(false);
+    });
   });
 });

@@ -14,9 +14,22 @@ interface Subscriber {
   readonly connection: SseConnection;
   /** Only events that match it are sent; absent on unfiltered subscribers, which take the shared path. */
   readonly filter?: StreamFilter;
+  /** Since when (Date.now()) the unsent bytes are above SSE_MAX_BUFFER_BYTES; 0: they are not. */
+  backlogSince: number;
+  /** The unsent bytes at `backlogSince`: a backlog that has not shrunk a window later is a sustained one. */
+  backlogBytes: number;
 }
 
 type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
+
+/**
+ * How long a subscriber's unsent bytes may stay above SSE_MAX_BUFFER_BYTES without shrinking. A consumer that keeps
+ * up on average works a burst off well within it (24 events of 250 KB at 500 KB/s: about 12 s above 1 MiB, but
+ * shrinking all along); one that stops reading only grows, if only by keep-alives.
+ */
+export const SLOW_READER_WINDOW_MS = 10_000;
+/** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
+export const MAX_BACKLOG_EVENTS = 32;
 
 /** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
 const MIN_FLUSH_GAP_MS = 1;
@@ -35,7 +48,8 @@ function streamClient(res: ServerResponse, anonymize: boolean): { reqId?: unknow
  * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn (or, under load,
  * in the short pause after the previous flush) are joined and written with one write per subscriber, not one per
  * event, through each subscriber's SseConnection (the only code that writes to sockets). A subscriber whose unsent
- * bytes pass SSE_MAX_BUFFER_BYTES is cut off, so nobody waits for it and memory stays bounded.
+ * bytes stay above SSE_MAX_BUFFER_BYTES without shrinking, or pass MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, is
+ * cut off, so nobody waits for it and memory stays bounded (see fallenBehind()).
  * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
  * of the turn's matching frames, built once per distinct filter.
  */
@@ -52,6 +66,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
   private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
+  /** Unsent bytes past which a subscriber is cut off at once, whatever the window says. */
+  private readonly maxBacklogBytes: number;
 
   constructor(
     private readonly bus: EventBus,
@@ -59,6 +75,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     private readonly metrics: MetricsService,
   ) {
     metrics.countSubscribersWith(() => this.size);
+    this.maxBacklogBytes = Math.max(config.sseMaxBufferBytes, MAX_BACKLOG_EVENTS * config.maxEventBytes);
   }
 
   onModuleInit(): void {
@@ -102,7 +119,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       // By now Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
       const connection = SseConnection.open(res);
       if (!connection) return;
-      const subscriber: Subscriber = { connection, filter };
+      const subscriber: Subscriber = { connection, filter, backlogSince: 0, backlogBytes: 0 };
       const set: Set<Subscriber> = filter ? this.filtered : this.subscribers;
       set.add(subscriber);
       this.logger.log({
@@ -144,7 +161,9 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     this.logger.warn({
       ...line,
       unsentBytes: subscriber.connection.unsentBytes,
-      hint: `a subscriber that does not read is cut off past SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes}`,
+      hint:
+        `a subscriber is cut off when its unsent bytes stay above SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes} ` +
+        `for ${SLOW_READER_WINDOW_MS} ms without shrinking, or pass ${this.maxBacklogBytes}`,
     });
   }
 
@@ -188,12 +207,36 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return written;
   }
 
-  /** Writes to one subscriber; false when it was cut off for not reading. */
+  /** Writes to one subscriber; false when it was cut off for not keeping up. */
   private send(subscriber: Subscriber, chunk: WireChunk, now: number): boolean {
     const { connection } = subscriber;
     connection.write(chunk, now);
-    if (connection.unsentBytes <= this.config.sseMaxBufferBytes) return true;
+    const unsent = connection.unsentBytes;
+    if (unsent <= this.config.sseMaxBufferBytes) {
+      subscriber.backlogSince = 0;
+      return true;
+    }
+    if (!this.fallenBehind(subscriber, unsent, now)) return true;
     this.cutOff(subscriber);
+    return false;
+  }
+
+  /**
+   * Whether a backlog above SSE_MAX_BUFFER_BYTES is a sustained one: past the memory bound, or not smaller than it
+   * was SLOW_READER_WINDOW_MS before. A burst (events of MAX_EVENT_BYTES arriving together) passes the threshold
+   * for a moment; a reader that keeps up on average works it off, and its backlog shrinks from window to window.
+   */
+  private fallenBehind(subscriber: Subscriber, unsent: number, now: number): boolean {
+    if (unsent > this.maxBacklogBytes) return true;
+    if (subscriber.backlogSince === 0) {
+      subscriber.backlogSince = now;
+      subscriber.backlogBytes = unsent;
+      return false;
+    }
+    if (now - subscriber.backlogSince < SLOW_READER_WINDOW_MS) return false;
+    if (unsent >= subscriber.backlogBytes) return true;
+    subscriber.backlogSince = now;
+    subscriber.backlogBytes = unsent;
     return false;
   }
 
