@@ -47,6 +47,7 @@ describe.each([
     ['a bracketed IPv6 address: the socket peer', '[2001:db8::1]', '127.0.0.1'],
     ['8,000 characters: the socket peer', LONG, '127.0.0.1'],
     ['an IPv6 zone made of markup: the socket peer', 'fe80::1%<b>', '127.0.0.1'],
+    ['an IPv6 zone of 5,000 characters: the socket peer', `fe80::1%${'z'.repeat(5000)}`, '127.0.0.1'],
     ['junk after a trusted proxy: that proxy', 'junk, 10.0.0.7', '10.0.0.7'],
     ['junk nearest to us, a valid address beyond it: the socket peer', '5.6.7.8, junk', '127.0.0.1'],
     ['an empty hop: skipped', '5.6.7.8,,10.0.0.7', '5.6.7.8'],

@@ -21,6 +21,7 @@ describe('clientAddress', () => {
     ['the trusted proxy before junk', LOCAL, '127.0.0.1', 'junk, 10.0.0.7', '10.0.0.7'],
     ['the peer for a hop with a port', LOCAL, '127.0.0.1', '6.6.6.6:1234', '127.0.0.1'],
     ['the peer for [v6]:port', LOCAL, '127.0.0.1', '[2001:db8::1]:443', '127.0.0.1'],
+    ['the peer for a hop with a zone index', LOCAL, '127.0.0.1', 'fe80::1%eth0', '127.0.0.1'],
     ['the leftmost hop when all are trusted', ALL, '127.0.0.1', '5.6.7.8, 10.0.0.7', '5.6.7.8'],
     ['the hop before junk when all are trusted', ALL, '127.0.0.1', '5.6.7.8, x, 10.0.0.7', '10.0.0.7'],
     ['an IPv4-mapped peer as IPv4', NONE, '::ffff:192.0.2.1', undefined, '192.0.2.1'],

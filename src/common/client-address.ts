@@ -16,15 +16,21 @@ export function normalizeIp(address: string | undefined): string {
 /**
  * The client's address: the socket peer, or through trusted proxies the X-Forwarded-For hop proxy-addr picks, as
  * Express's `req.ip` does; but only hops that are IP addresses count. A proxy passes on whatever it received, so at
- * the first hop that is not an address (markup, a `host:port`, 8,000 characters) the client is the hop before it,
+ * the first hop that is not an address (markup, a `host:port`, 8,000 characters, a zone index) the client is the hop
+ * before it,
  * the last one known, as when that hop is not trusted.
  */
 export function clientAddress(req: IncomingMessage, trust: TrustProxyFn): string {
   // The socket peer first, then the hops nearest first, up to the first one not trusted.
   const hops = proxyaddr.all(req, trust);
   let address = hops[0];
-  for (let i = 1; i < hops.length && isIP(hops[i]) !== 0; i++) address = hops[i];
+  for (let i = 1; i < hops.length && isForwardedAddress(hops[i]); i++) address = hops[i];
   return normalizeIp(address);
+}
+
+/** An IP address without zone index: a zone (`fe80::1%eth0`) means nothing past its link, and has no length bound. */
+function isForwardedAddress(hop: string): boolean {
+  return isIP(hop) !== 0 && !hop.includes('%');
 }
 
 /**
