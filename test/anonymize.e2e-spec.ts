@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../src/config/app-config.js';
-import { startApp, type RunningApp } from './support/app.js';
+import { appWithReader, INGEST_LANES, startApp } from './support/app.js';
 import { waitUntil } from './support/wait-until.js';
 import { postEvent, request } from './support/http.js';
 import { logs } from './support/log-capture.js';
@@ -19,49 +19,39 @@ const CLIENTS: Array<[string, string]> = [
  * ANONYMIZE_USER_IP=true: the stream, the logs and the console only ever see the client's network (IPv4 /24,
  * IPv6 /48); the rate limiter alone keeps the full address, in memory.
  */
-describe.each([
-  ['without Express (no rate limit)', {}],
-  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
-])('ANONYMIZE_USER_IP=true, %s', (_lane, env: Record<string, string>) => {
-  let running: RunningApp;
-  let reader: SseClient;
-
-  beforeAll(async () => {
-    running = await startApp({ ...env, ANONYMIZE_USER_IP: 'true', SUBSCRIBER_TOKENS: TOKEN });
-    reader = await new SseClient(`${running.url}/events`, { authorization: `Bearer ${TOKEN}` }).connect();
-    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  });
-  afterAll(async () => {
-    reader.close();
-    await running.close();
-  });
+describe.each(INGEST_LANES)('ANONYMIZE_USER_IP=true, %s', (_lane, env: Record<string, string>) => {
+  const context = appWithReader(
+    { ...env, ANONYMIZE_USER_IP: 'true', SUBSCRIBER_TOKENS: TOKEN },
+    { authorization: `Bearer ${TOKEN}` },
+  );
 
   it.each(CLIENTS)('an event from %s carries user_ip %s', async (client, network) => {
-    const before = reader.events.length;
-    expect((await postEvent(running.url, '{"n":1.50}', { 'x-forwarded-for': client })).status).toBe(204);
-    await reader.waitForEvents(before + 1);
-    expect(reader.events[before]).toBe(`{"n":1.50,"user_ip":"${network}"}`);
+    const before = context.reader.events.length;
+    expect((await postEvent(context.running.url, '{"n":1.50}', { 'x-forwarded-for': client })).status).toBe(204);
+    await context.reader.waitForEvents(before + 1);
+    expect(context.reader.events[before]).toBe(`{"n":1.50,"user_ip":"${network}"}`);
   });
 
   it('an event from the socket peer itself, and one with a user_ip of its own', async () => {
-    const before = reader.events.length;
-    expect((await postEvent(running.url, '{"user_ip":"203.0.113.77","a":1}')).status).toBe(204);
-    await reader.waitForEvents(before + 1);
-    expect(reader.events[before]).toBe('{"user_ip":"127.0.0.0","a":1}');
+    const before = context.reader.events.length;
+    expect((await postEvent(context.running.url, '{"user_ip":"203.0.113.77","a":1}')).status).toBe(204);
+    await context.reader.waitForEvents(before + 1);
+    expect(context.reader.events[before]).toBe('{"user_ip":"127.0.0.0","a":1}');
   });
 
   it('logs stream connects, disconnects and request lines with the network only', async () => {
     logs.clear();
     const forwarded = CLIENTS.map(([client]) => client);
     for (const client of forwarded) {
-      const stream = await new SseClient(`${running.url}/events?access_token=${TOKEN}`, {
+      const stream = await SseClient.open(`${context.running.url}/events?access_token=${TOKEN}`, {
         'x-forwarded-for': client,
-      }).connect();
-      await stream.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+      });
       stream.close();
       // A refused stream and a scrape: pino-http's access lines.
-      expect((await request(`${running.url}/events`, { headers: { 'x-forwarded-for': client } })).status).toBe(401);
-      const metrics = await request(`${running.url}/metrics`, {
+      expect((await request(`${context.running.url}/events`, { headers: { 'x-forwarded-for': client } })).status).toBe(
+        401,
+      );
+      const metrics = await request(`${context.running.url}/metrics`, {
         headers: { 'x-forwarded-for': client, authorization: `Bearer ${TOKEN}` },
       });
       expect(metrics.status).toBe(200);

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { startApp, type RunningApp } from './support/app.js';
+import { INGEST_LANES, startApp, type RunningApp } from './support/app.js';
 import { waitUntil } from './support/wait-until.js';
 import { postEvent } from './support/http.js';
 import { logs } from './support/log-capture.js';
@@ -25,10 +25,7 @@ function abortUpload(url: string, headers: Record<string, string>, partialBody: 
 }
 
 /** A client that leaves in the middle of its upload is no error: it is counted as `aborted`, alike on both lanes. */
-describe.each([
-  ['without Express (no rate limit)', {}],
-  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
-])('ingest: an aborted upload, %s', (_lane, env: Record<string, string>) => {
+describe.each(INGEST_LANES)('ingest: an aborted upload, %s', (_lane, env: Record<string, string>) => {
   let running: RunningApp;
 
   beforeAll(async () => {

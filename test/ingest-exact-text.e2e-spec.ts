@@ -1,6 +1,5 @@
 import { postEvent } from './support/http.js';
-import { startApp, type RunningApp } from './support/app.js';
-import { SseClient } from './support/sse-client.js';
+import { appWithReader, INGEST_LANES } from './support/app.js';
 
 /** The event's text without whitespace outside strings (none of these bodies has whitespace inside a string). */
 const compact = (text: string) => text.replace(/\s+/g, '');
@@ -10,28 +9,14 @@ const compact = (text: string) => text.replace(/\s+/g, '');
  * their order, escapes kept. Only whitespace may change: raw CR and LF, which in valid JSON can only be whitespace
  * between tokens, would split the SSE frame. A `user_ip` of the body's own is replaced where it stands.
  */
-describe.each([
-  ['without Express (no rate limit)', {}],
-  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
-])('ingest keeps the event text exactly, %s', (_lane, env: Record<string, string>) => {
-  let running: RunningApp;
-  let reader: SseClient;
-
-  beforeAll(async () => {
-    running = await startApp(env);
-    reader = await new SseClient(`${running.url}/events`).connect();
-    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  });
-  afterAll(async () => {
-    reader.close();
-    await running.close();
-  });
+describe.each(INGEST_LANES)('ingest keeps the event text exactly, %s', (_lane, env: Record<string, string>) => {
+  const context = appWithReader(env);
 
   async function roundTrip(body: string): Promise<string> {
-    const before = reader.events.length;
-    expect((await postEvent(running.url, body)).status).toBe(204);
-    await reader.waitForEvents(before + 1);
-    const data = reader.events[before];
+    const before = context.reader.events.length;
+    expect((await postEvent(context.running.url, body)).status).toBe(204);
+    await context.reader.waitForEvents(before + 1);
+    const data = context.reader.events[before];
     // One `data:` line per event: the SSE client joins several with LF.
     expect(data).not.toMatch(/[\r\n]/);
     return data;

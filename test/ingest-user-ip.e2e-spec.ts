@@ -1,11 +1,14 @@
 import { isIP } from 'node:net';
 import { postEvent } from './support/http.js';
-import { startApp, type RunningApp } from './support/app.js';
+import { appWithReader, INGEST_LANES, type RunningApp } from './support/app.js';
 import { logs } from './support/log-capture.js';
 import { SseClient } from './support/sse-client.js';
 
 /** The `user_ip` the stream carries for one event posted with these X-Forwarded-For hops. */
-async function userIpFor(reader: SseClient, running: RunningApp, forwardedFor: string): Promise<unknown> {
+async function userIpFor(
+  { running, reader }: { running: RunningApp; reader: SseClient },
+  forwardedFor: string,
+): Promise<unknown> {
   const before = reader.events.length;
   const res = await postEvent(running.url, '{"a":1}', { 'x-forwarded-for': forwardedFor });
   expect(res.status).toBe(204);
@@ -20,22 +23,8 @@ const LONG = `${'9'.repeat(7990)}.1.2.3`;
  * first hop that is not one, the address is the hop before it, the last one known (the socket peer or a trusted
  * proxy), as for an untrusted hop. A hop with a port (`v4:port`, `[v6]:port`) is not an address either.
  */
-describe.each([
-  ['without Express (no rate limit)', {}],
-  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
-])('user_ip from X-Forwarded-For, %s', (_lane, env: Record<string, string>) => {
-  let running: RunningApp;
-  let reader: SseClient;
-
-  beforeAll(async () => {
-    running = await startApp(env);
-    reader = await new SseClient(`${running.url}/events`).connect();
-    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  });
-  afterAll(async () => {
-    reader.close();
-    await running.close();
-  });
+describe.each(INGEST_LANES)('user_ip from X-Forwarded-For, %s', (_lane, env: Record<string, string>) => {
+  const context = appWithReader(env);
 
   it.each([
     ['a client behind a trusted proxy', '1.2.3.4, 10.0.0.7', '1.2.3.4'],
@@ -52,15 +41,14 @@ describe.each([
     ['junk nearest to us, a valid address beyond it: the socket peer', '5.6.7.8, junk', '127.0.0.1'],
     ['an empty hop: skipped', '5.6.7.8,,10.0.0.7', '5.6.7.8'],
   ])('%s', async (_name, forwardedFor, expected) => {
-    const ip = await userIpFor(reader, running, forwardedFor);
+    const ip = await userIpFor(context, forwardedFor);
     expect(ip).toBe(expected);
     expect(isIP(ip as string)).not.toBe(0);
   });
 
   it('logs the same checked address for a stream opened through a proxy that forwards junk', async () => {
     logs.clear();
-    const stream = await new SseClient(`${running.url}/events`, { 'x-forwarded-for': 'evil<script>' }).connect();
-    await stream.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    const stream = await SseClient.open(`${context.running.url}/events`, { 'x-forwarded-for': 'evil<script>' });
     stream.close();
     const lines = logs.json().filter((l) => l.msg === 'subscriber connected');
     expect(lines.map((l) => l.ip)).toEqual(['127.0.0.1']);
@@ -69,24 +57,13 @@ describe.each([
 });
 
 describe('user_ip with TRUST_PROXY=true (every hop trusted)', () => {
-  let running: RunningApp;
-  let reader: SseClient;
-
-  beforeAll(async () => {
-    running = await startApp({ TRUST_PROXY: 'true' });
-    reader = await new SseClient(`${running.url}/events`).connect();
-    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  });
-  afterAll(async () => {
-    reader.close();
-    await running.close();
-  });
+  const context = appWithReader({ TRUST_PROXY: 'true' });
 
   it.each([
     ['the leftmost hop when all are addresses', '5.6.7.8, 10.0.0.7, 192.0.2.1', '5.6.7.8'],
     ['the hop before the first junk one', '5.6.7.8, junk:80, 10.0.0.7', '10.0.0.7'],
     ['the socket peer when the only hop is junk', 'not-an-ip <script>', '127.0.0.1'],
   ])('%s', async (_name, forwardedFor, expected) => {
-    expect(await userIpFor(reader, running, forwardedFor)).toBe(expected);
+    expect(await userIpFor(context, forwardedFor)).toBe(expected);
   });
 });

@@ -5,6 +5,16 @@ import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { logs } from './log-capture.js';
+import { SseClient } from './sse-client.js';
+
+/**
+ * The two lanes of POST /api/events, for `describe.each`: served before Express when no rate limit is set, as a
+ * Nest route (with the throttler's guard) when one is. A spec of the route's behaviour runs on both.
+ */
+export const INGEST_LANES: Array<[string, Record<string, string>]> = [
+  ['without Express (no rate limit)', {}],
+  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
+];
 
 export interface RunningApp {
   app: INestApplication;
@@ -37,4 +47,24 @@ export async function startApp(
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   return { app, config, port, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/**
+ * For a describe block: an application started from `env` and a reader of its stream (opened with `headers`),
+ * both ready before the block's tests and closed after them. Read them from the returned object inside the tests.
+ */
+export function appWithReader(
+  env: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): { running: RunningApp; reader: SseClient } {
+  const context = {} as { running: RunningApp; reader: SseClient };
+  beforeAll(async () => {
+    context.running = await startApp(env);
+    context.reader = await SseClient.open(`${context.running.url}/events`, headers);
+  });
+  afterAll(async () => {
+    context.reader?.close();
+    await context.running?.close();
+  });
+  return context;
 }

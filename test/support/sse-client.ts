@@ -22,6 +22,13 @@ export class SseClient {
     private readonly requestHeaders: Record<string, string> = {},
   ) {}
 
+  /** A reader of `url` that has received the stream's greeting comment: from then on it gets every event. */
+  static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+    const client = await new SseClient(url, headers).connect();
+    await client.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    return client;
+  }
+
   /** Resolves once the response headers arrived (any status). */
   connect(): Promise<this> {
     return new Promise((resolve, reject) => {
