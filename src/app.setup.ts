@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { checkForwardedHops } from './common/client-address.js';
+import { ShutdownState } from './common/shutdown-state.service.js';
 import type { AppConfig } from './config/app-config.js';
 import { setupDocs } from './openapi/openapi.setup.js';
 
@@ -31,4 +32,6 @@ export async function configureApp(app: INestApplication, config: AppConfig): Pr
   server.headersTimeout = 66_000;
   setupDocs(app);
   await app.init();
+  // After init, when the ingest lane is in place: this listener sees every request first, on both lanes.
+  app.get(ShutdownState).watch(server);
 }

@@ -4,8 +4,8 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { APP_OPTIONS, configureApp } from './app.setup.js';
+import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
-import { ShutdownState } from './common/shutdown-state.service.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
 function readConfig(): AppConfig {
@@ -75,22 +75,7 @@ async function bootstrap(): Promise<void> {
   // `msg` stays `Listening on <url>` (what log searches and the specs read); the build has its own field.
   logger.log({ msg: `Listening on ${urlOf(address)}`, build: readBuildInfo(), config: config.toJSON() });
 
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal}: not ready any more, ending streams, closing (at most ${config.shutdownTimeoutMs} ms)`);
-    app.get(ShutdownState).begin();
-    setTimeout(() => {
-      logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: exiting anyway`);
-      process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-    await app.close();
-    logger.log('Stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', (s) => void stop(s));
-  process.once('SIGINT', (s) => void stop(s));
+  shutDownOnSignals(app, config);
 }
 
 void bootstrap();

@@ -33,18 +33,27 @@ describe('health', () => {
     }
   });
 
-  it('live and ready answer 200 while serving; ready turns 503 once shutting down, live stays 200', async () => {
+  it('live and ready answer 200 while serving; ready turns 503 once draining, live stays 200 with Connection: close', async () => {
     expect((await request(`${running.url}/health/live`)).status).toBe(200);
     const ready = await request(`${running.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(json(ready)).toMatchObject({ status: 'ok', details: { lifecycle: { state: 'serving' } } });
 
-    running.app.get(ShutdownState).begin();
+    const state = running.app.get(ShutdownState);
+    state.drain();
     const draining = await request(`${running.url}/health/ready`);
     expect(draining.status).toBe(503);
+    expect(draining.headers.connection).toBe('close');
     expect(json(draining)).toMatchObject({ status: 'error', details: { lifecycle: { state: 'shutting down' } } });
-    expect((await request(`${running.url}/health/live`)).status).toBe(200);
-    // New streams are refused as well, so clients reconnect to another instance.
+    const live = await request(`${running.url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(live.headers.connection).toBe('close');
+    // Streams are still served while draining: an EventSource that gets a 503 does not try again.
+    const reader = await new SseClient(`${running.url}/events`).connect();
+    expect(reader.status).toBe(200);
+    reader.close();
+    // Once closing, new streams are refused.
+    state.close();
     const stream = await request(`${running.url}/events`);
     expect(stream.status).toBe(503);
     expect(json(stream).statusCode).toBe(503);

@@ -12,9 +12,9 @@ describe('the service as a process', () => {
   }, 120_000);
   afterAll(removeBuild);
 
-  it('on SIGTERM: ends open streams cleanly, refuses new connections, exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
+  it('on SIGTERM with SHUTDOWN_DRAIN_MS=0: ends open streams cleanly, refuses new connections, exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), SHUTDOWN_TIMEOUT_MS: '5000' });
+    const app = spawnApp(main, { PORT: String(port), SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_TIMEOUT_MS: '5000' });
     try {
       await waitUntilListening(port);
       const url = `http://127.0.0.1:${port}`;

@@ -1,15 +1,85 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Injectable } from '@nestjs/common';
 
-/** Whether the instance is shutting down: readiness fails and new streams are refused from then on. */
+/**
+ * Serving, then (from SIGTERM on) draining: readiness fails while everything else is still served, so that load
+ * balancers take the instance out before it stops listening; then closing: the listener is closed, streams end,
+ * the requests in flight are answered.
+ */
+export type ShutdownPhase = 'serving' | 'draining' | 'closing';
+
+const STREAM_PATH = '/events';
+
+/** A stream never ends by itself: the requests a shutdown waits for are the others. */
+function isStream(req: IncomingMessage): boolean {
+  const url = req.url ?? '';
+  return req.method === 'GET' && (url === STREAM_PATH || url.startsWith(`${STREAM_PATH}?`));
+}
+
+/**
+ * Where the instance is in its shutdown (see ShutdownPhase), and the HTTP requests that it waits for. From the
+ * drain on, every response says `Connection: close`, so that a client or proxy never sends another request on a
+ * connection that this instance is about to close (it would be lost, reset, or answered 502).
+ */
 @Injectable()
 export class ShutdownState {
-  private shuttingDown = false;
+  private current: ShutdownPhase = 'serving';
+  /** Responses not yet finished, other than streams. */
+  private readonly inFlight = new Set<ServerResponse>();
+  private answered?: () => void;
 
-  get isShuttingDown(): boolean {
-    return this.shuttingDown;
+  get phase(): ShutdownPhase {
+    return this.current;
   }
 
-  begin(): void {
-    this.shuttingDown = true;
+  /** Draining or closing: readiness fails. */
+  get isShuttingDown(): boolean {
+    return this.current !== 'serving';
+  }
+
+  /** The listener is closed: new streams are refused. */
+  get isClosing(): boolean {
+    return this.current === 'closing';
+  }
+
+  /**
+   * Follows every request of `server`, on both ingest lanes: called once the request listeners are in place, it
+   * goes first.
+   */
+  watch(server: Server): void {
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.isShuttingDown) res.setHeader('Connection', 'close');
+      if (isStream(req)) return;
+      this.inFlight.add(res);
+      res.once('close', () => {
+        this.inFlight.delete(res);
+        if (this.inFlight.size === 0) this.answered?.();
+      });
+    });
+  }
+
+  /** Readiness fails from now on; responses close their connection, including those of requests in flight. */
+  drain(): void {
+    if (this.current !== 'serving') return;
+    this.current = 'draining';
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  }
+
+  close(): void {
+    this.drain();
+    this.current = 'closing';
+  }
+
+  /** Resolves once every request in flight, other than streams, has been answered (or its client has gone). */
+  requestsAnswered(): Promise<void> {
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.answered;
+      this.answered = () => {
+        this.answered = undefined;
+        previous?.();
+        resolve();
+      };
+    });
   }
 }

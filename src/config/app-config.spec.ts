@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       sseHeartbeatMs: 15000,
       sseMaxBufferBytes: 1048576,
       maxSubscribers: 10000,
+      shutdownDrainMs: 5000,
       shutdownTimeoutMs: 10000,
       bodyTimeoutMs: 30000,
     });
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       SSE_HEARTBEAT_MS: '500',
       SSE_MAX_BUFFER_BYTES: '2048',
       MAX_SUBSCRIBERS: '5',
+      SHUTDOWN_DRAIN_MS: '0',
       SHUTDOWN_TIMEOUT_MS: '0',
       HEALTH_MAX_HEAP_MB: '64',
     });
@@ -36,6 +38,7 @@ describe('loadConfig', () => {
       sseHeartbeatMs: 500,
       sseMaxBufferBytes: 2048,
       maxSubscribers: 5,
+      shutdownDrainMs: 0,
       shutdownTimeoutMs: 0,
       healthMaxHeapMb: 64,
     });
@@ -55,6 +58,7 @@ describe('loadConfig', () => {
     ['PORT', '80a'],
     ['MAX_EVENT_BYTES', '1e3'],
     ['MAX_SUBSCRIBERS', '0'],
+    ['SHUTDOWN_DRAIN_MS', '-1'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'somewhere'],
     ['BODY_TIMEOUT_MS', '50'],

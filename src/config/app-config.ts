@@ -138,6 +138,9 @@ export class AppConfig {
   /** Unsent bytes after which a subscriber that does not read is disconnected. */
   @IsInt() @Min(1024) sseMaxBufferBytes = 1024 * 1024;
   @IsInt() @Min(1) maxSubscribers = 10_000;
+  /** After SIGTERM: how long readiness fails while everything is still served, before the listener closes. */
+  @IsInt() @Min(0) @Max(600_000) shutdownDrainMs = 5_000;
+  /** After the drain: the longest the requests in flight and the streams' last writes may take. */
   @IsInt() @Min(0) @Max(600_000) shutdownTimeoutMs = 10_000;
   /** Heap use above which GET /health reports the memory check as down. */
   @IsInt() @Min(16) healthMaxHeapMb = 512;
@@ -179,6 +182,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   SSE_HEARTBEAT_MS: { key: 'sseHeartbeatMs', kind: 'int' },
   SSE_MAX_BUFFER_BYTES: { key: 'sseMaxBufferBytes', kind: 'int' },
   MAX_SUBSCRIBERS: { key: 'maxSubscribers', kind: 'int' },
+  SHUTDOWN_DRAIN_MS: { key: 'shutdownDrainMs', kind: 'int' },
   SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
   SUBSCRIBER_TOKENS: { key: 'subscriberTokens', kind: 'list' },

@@ -76,7 +76,8 @@ export class EventsController {
   stream(@Res() res: Response, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
     allowAnyOrigin(res);
     const filter = parseStreamFilter(query);
-    if (this.shutdown.isShuttingDown) throw new ServiceUnavailableException('The service is shutting down');
+    // Still served while draining (a refused EventSource would not retry); ended with the others when closing.
+    if (this.shutdown.isClosing) throw new ServiceUnavailableException('The service is shutting down');
     if (this.hub.isFull) {
       throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
     }

@@ -86,6 +86,16 @@ export class SseConnection {
     this.res.end();
   }
 
+  /**
+   * Ends the stream by closing its connection once what was written is sent, without HTTP's end of response: the
+   * response said keep-alive, and a proxy that saw it end would put the connection back in its pool and could send
+   * a request on it just as this instance, shutting down, closes it (nginx answers that request 502). EventSource
+   * reconnects either way.
+   */
+  close(): void {
+    (this.socket ?? this.res.socket)?.destroySoon();
+  }
+
   /** Drops the connection at once: the client did not read. */
   destroy(): void {
     this.res.destroy();

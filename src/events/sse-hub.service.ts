@@ -135,13 +135,15 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Ends every stream cleanly (clients reconnect, elsewhere during a shutdown). */
+  /** Ends every stream (clients reconnect, elsewhere during a shutdown), by closing its connection (see close()). */
   endAll(): void {
+    // Events accepted already are written first: each got its 204.
+    if (this.pending.length) this.flush();
     for (const set of [this.subscribers, this.filtered]) {
       for (const subscriber of set) {
         set.delete(subscriber);
         this.disconnected(subscriber, 'shutdown');
-        subscriber.connection.end();
+        subscriber.connection.close();
       }
     }
   }
@@ -184,6 +186,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const started = performance.now();
     this.flushScheduled = false;
     const pending = this.pending;
+    if (pending.length === 0) return; // flushed by endAll() meanwhile
     this.pending = [];
     this.lastBroadcastAt = Date.now();
     const written = this.writeAll(

@@ -43,3 +43,54 @@ export function postEvent(
 export function json(result: HttpResult): Record<string, unknown> {
   return JSON.parse(result.body) as Record<string, unknown>;
 }
+
+/** POSTs an event on `agent`'s connections (a keep-alive agent reuses them, as a proxy's pool does). */
+export function postOn(agent: http.Agent, baseUrl: string, event: object): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify(event);
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = http.request(`${baseUrl}/api/events`, { method: 'POST', headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A POST whose body is sent in two halves: the request is in flight from the first until `finish()` sends the
+ * second, which resolves with the answer.
+ */
+export function startPost(baseUrl: string, event: object): { finish: () => Promise<HttpResult> } {
+  const body = Buffer.from(JSON.stringify(event));
+  const half = Math.floor(body.length / 2);
+  const req = http.request(`${baseUrl}/api/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': body.length },
+    agent: false,
+  });
+  const answer = new Promise<HttpResult>((resolve, reject) => {
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+  req.flushHeaders();
+  req.write(body.subarray(0, half));
+  return {
+    finish: () => {
+      req.end(body.subarray(half));
+      return answer;
+    },
+  };
+}

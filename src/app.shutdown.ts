@@ -1,0 +1,86 @@
+import type { Server } from 'node:http';
+import { Logger, type INestApplication } from '@nestjs/common';
+import { ShutdownState } from './common/shutdown-state.service.js';
+import type { AppConfig } from './config/app-config.js';
+import { SseHub } from './events/sse-hub.service.js';
+
+/** How often connections left idle are closed while closing (see closeIdleConnections below). */
+const IDLE_SWEEP_MS = 100;
+
+/**
+ * The shutdown on SIGTERM (or SIGINT), handled here rather than by Nest's shutdown hooks: `app.close()` ends the
+ * modules (event bus, backplane) before it closes the HTTP server, so a request answered meanwhile would get a 204
+ * for an event that reaches nobody. Here the modules stay up until the server has closed:
+ *
+ * 1. drain, SHUTDOWN_DRAIN_MS: readiness answers 503, everything else is still served, every response with
+ *    `Connection: close`; load balancers take the instance out meanwhile;
+ * 2. close: the listener closes (a proxy's new connections are refused, so it retries them elsewhere), idle
+ *    connections close; once the requests in flight are answered, streams end (clients reconnect elsewhere);
+ * 3. once every connection is closed, the application closes (event bus, backplane) and the process exits 0;
+ *    after SHUTDOWN_TIMEOUT_MS in step 2 or 3, it exits 1.
+ *
+ * A second signal during the drain skips the rest of it (an operator's second Ctrl-C); during the close, it
+ * changes nothing: the close is bounded by SHUTDOWN_TIMEOUT_MS already.
+ */
+export function shutDownOnSignals(app: INestApplication, config: AppConfig): void {
+  const logger = new Logger('Shutdown');
+  const state = app.get(ShutdownState);
+  const server = app.getHttpServer() as Server;
+  let endDrain: (() => void) | undefined;
+
+  const close = async (): Promise<void> => {
+    state.close();
+    logger.log(
+      `Closing: no new connections; streams end once the requests in flight are answered ` +
+        `(at most SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} ms)`,
+    );
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: exiting anyway`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Every response since the drain closes its connection; this catches one whose headers had left before.
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    sweep.unref();
+    await state.requestsAnswered();
+    app.get(SseHub).endAll();
+    await closed;
+    clearInterval(sweep);
+    await app.close();
+    logger.log('Stopped');
+    process.exit(0);
+  };
+
+  const drain = async (signal: NodeJS.Signals): Promise<void> => {
+    state.drain();
+    logger.log(
+      `${signal}: draining for SHUTDOWN_DRAIN_MS=${config.shutdownDrainMs} ms (not ready, still serving, ` +
+        `connections closed after each response; ${signal} again skips the rest), then closing`,
+    );
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.shutdownDrainMs);
+      endDrain = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    endDrain = undefined;
+    await close();
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (state.phase === 'serving') {
+      drain(signal).catch((err: unknown) => {
+        logger.error(err);
+        process.exit(1);
+      });
+    } else if (endDrain) {
+      logger.log(`${signal} again: skipping the rest of the drain`);
+      endDrain();
+    } else {
+      logger.log(`${signal} again: already closing`);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

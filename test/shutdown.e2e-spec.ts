@@ -1,0 +1,177 @@
+import http from 'node:http';
+import { postOn, request, startPost, type HttpResult } from './support/http.js';
+import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { waitUntil } from './support/eventually.js';
+import { describeWithRedis, RedisServer } from './support/redis-server.js';
+import { SseClient } from './support/sse-client.js';
+
+/** Whether a new connection to `port` is refused: the listener has closed. */
+async function refused(port: number): Promise<boolean> {
+  try {
+    await request(`http://127.0.0.1:${port}/health/live`);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for the line that the process logs when it receives SIGTERM, so that the drain has begun. */
+async function waitForDrain(app: ChildApp): Promise<void> {
+  await waitUntil(() => /SIGTERM: draining/.test(app.output()), 5000, 'the drain to begin');
+}
+
+describe('shutdown of the service as a process', () => {
+  let main: string;
+  const apps: ChildApp[] = [];
+
+  beforeAll(() => {
+    main = buildOnce();
+  }, 120_000);
+
+  afterAll(() => {
+    for (const { child } of apps) child.kill('SIGKILL');
+    removeBuild();
+  });
+
+  const start = async (env: Record<string, string>) => {
+    const port = await freePort();
+    const app = spawnApp(main, { PORT: String(port), ...env });
+    apps.push(app);
+    await waitUntilListening(port);
+    return { app, port, url: `http://127.0.0.1:${port}` };
+  };
+
+  it.each([
+    ['the lane before Express', {}],
+    ['the Nest route (RATE_LIMIT_PER_MINUTE set)', { RATE_LIMIT_PER_MINUTE: '100000' }],
+  ])(
+    'on SIGTERM through %s: drains (not ready, still serving with Connection: close), then closes; every 204 reached the stream; exit 0',
+    async (_lane, env: Record<string, string>) => {
+      const { app, port, url } = await start({ ...env, SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' });
+      const reader = await new SseClient(`${url}/events`).connect();
+      await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const accepted: number[] = [];
+      const post = async (n: number): Promise<HttpResult> => {
+        const res = await postOn(agent, url, { n });
+        if (res.status === 204) accepted.push(n);
+        return res;
+      };
+      try {
+        expect((await post(0)).headers.connection).toBe('keep-alive');
+        // In flight when SIGTERM comes: its body is not complete yet.
+        const inFlight = startPost(url, { n: 1 });
+        await sleep(300);
+
+        app.child.kill('SIGTERM');
+        await waitForDrain(app);
+        const first = await inFlight.finish();
+        expect([first.status, first.headers.connection]).toEqual([204, 'close']);
+        accepted.push(1);
+        const during: HttpResult[] = [];
+        for (let n = 2; n < 12; n++) during.push(await post(n));
+        expect(during.map((r) => [r.status, r.headers.connection])).toEqual(during.map(() => [204, 'close']));
+        const ready = await request(`${url}/health/ready`);
+        expect([ready.status, ready.headers.connection]).toEqual([503, 'close']);
+        const live = await request(`${url}/health/live`);
+        expect([live.status, live.headers.connection]).toEqual([200, 'close']);
+        expect(reader.ended).toBe(false);
+
+        // Started during the drain, answered after the listener closed: the stream still gets its event.
+        const late = startPost(url, { n: 12 });
+        await waitUntil(() => refused(port), 5000, 'the listener to close');
+        const lateAnswer = await late.finish();
+        expect(lateAnswer.status).toBe(204);
+        accepted.push(12);
+
+        await reader.waitForEnd(5000);
+        expect(await app.exited).toBe(0);
+        expect(accepted).toHaveLength(13);
+        expect(reader.json().map((e) => e.n)).toEqual(accepted);
+        expect(app.output()).not.toMatch(/Shutdown took longer/);
+      } finally {
+        agent.destroy();
+      }
+    },
+    20_000,
+  );
+
+  it('a second SIGTERM during the drain skips the rest of it: streams end, exit 0 at once', async () => {
+    const { app, port, url } = await start({ SHUTDOWN_DRAIN_MS: '60000', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const reader = await new SseClient(`${url}/events`).connect();
+    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+
+    app.child.kill('SIGTERM');
+    await waitForDrain(app);
+    expect((await request(`${url}/health/ready`)).status).toBe(503);
+    await sleep(500);
+    // Still draining: the first signal alone does not close anything for a minute.
+    expect(reader.ended).toBe(false);
+    expect(await refused(port)).toBe(false);
+
+    const again = Date.now();
+    app.child.kill('SIGTERM');
+    await reader.waitForEnd(3000);
+    expect(await app.exited).toBe(0);
+    expect(Date.now() - again).toBeLessThan(3000);
+    expect(app.output()).toMatch(/SIGTERM again: skipping the rest of the drain/);
+  }, 20_000);
+});
+
+describeWithRedis('shutdown with the Redis backplane', () => {
+  let main: string;
+  let redis: RedisServer;
+  const apps: ChildApp[] = [];
+
+  beforeAll(async () => {
+    main = buildOnce();
+    redis = await RedisServer.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const { child } of apps) child.kill('SIGKILL');
+    await redis?.stop();
+    removeBuild();
+  });
+
+  const start = async (env: Record<string, string>) => {
+    const port = await freePort();
+    const app = spawnApp(main, { PORT: String(port), REDIS_URL: redis.url, REDIS_CHANNEL: 'shutdown-test', ...env });
+    apps.push(app);
+    await waitUntilListening(port);
+    await waitUntil(async () => (await request(`http://127.0.0.1:${port}/health`)).status === 200, 10_000, 'Redis');
+    return { app, port, url: `http://127.0.0.1:${port}` };
+  };
+
+  it("events POSTed to A during A's drain and close reach the readers on B", async () => {
+    const env = { SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' };
+    const [a, b] = await Promise.all([start(env), start({})]);
+    const reader = await new SseClient(`${b.url}/events`).connect();
+    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const accepted: number[] = [];
+    try {
+      expect((await postOn(agent, a.url, { n: 0 })).status).toBe(204);
+      accepted.push(0);
+      a.app.child.kill('SIGTERM');
+      await waitForDrain(a.app);
+      for (let n = 1; n <= 10; n++) {
+        const res = await postOn(agent, a.url, { n });
+        expect([res.status, res.headers.connection]).toEqual([204, 'close']);
+        accepted.push(n);
+      }
+      const late = startPost(a.url, { n: 11 });
+      await waitUntil(() => refused(a.port), 5000, "A's listener to close");
+      expect((await late.finish()).status).toBe(204);
+      accepted.push(11);
+      expect(await a.app.exited).toBe(0);
+      await reader.waitForEvents(accepted.length, 3000);
+      expect(reader.json().map((e) => e.n)).toEqual(accepted);
+    } finally {
+      agent.destroy();
+      reader.close();
+    }
+  }, 30_000);
+});
