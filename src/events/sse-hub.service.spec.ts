@@ -40,6 +40,9 @@ class RecordingResponse {
   getHeader(): undefined {
     return undefined;
   }
+  destroySoon(): void {
+    this.ended = true;
+  }
 }
 
 const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });
@@ -216,6 +219,14 @@ describe('SseHub', () => {
     hub.endAll();
     expect(responses.every((r) => r.ended)).toBe(true);
     expect(hub.stats()).toMatchObject({ subscribers: 0, disconnected: { shutdown: 3 } });
+  });
+
+  it('on shutdown, writes the events of this turn before it ends the streams', () => {
+    const response = attach();
+    bus.publish(frame('{"last":1}'));
+    hub.endAll();
+    expect(response.writes).toContain('data: {"last":1}\n\n');
+    expect(response.ended).toBe(true);
   });
 
   it('reports full at MAX_SUBSCRIBERS', async () => {
