@@ -15,6 +15,8 @@ const PERIOD_MS = 20;
 /** Steady POSTs through nginx from keep-alive clients until stop(); every answer other than 204 is a failure. */
 class SteadyLoad {
   sent = 0;
+  /** `client-n` of every event answered 204. */
+  readonly accepted = new Set<string>();
   readonly failures = new Map<string, number>();
   private stopping = false;
   private readonly agents = Array.from({ length: CLIENTS }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
@@ -48,7 +50,8 @@ class SteadyLoad {
       } catch (err) {
         outcome = (err as NodeJS.ErrnoException).code ?? String(err);
       }
-      if (outcome !== '204') this.failures.set(outcome, (this.failures.get(outcome) ?? 0) + 1);
+      if (outcome === '204') this.accepted.add(`${i}-${k}`);
+      else this.failures.set(outcome, (this.failures.get(outcome) ?? 0) + 1);
     }
   }
 }
@@ -140,6 +143,10 @@ describeWithNginx('rolling restart behind nginx', () => {
       const ports = [await freePort(), await freePort()];
       const instances = await Promise.all(ports.map(startInstance));
       nginx = await Nginx.start(await freePort(), ports);
+      // A third instance, not behind nginx and never restarted: every event answered 204 must reach its reader.
+      const witness = await startInstance(await freePort());
+      const witnessReader = await new SseClient(`http://127.0.0.1:${witness.port}/events`).connect();
+      await witnessReader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
       const readers = [new ReconnectingReader(nginx.url), new ReconnectingReader(nginx.url)];
       await waitUntil(() => readers.every((r) => r.connections > 0), 5000, 'the readers to connect');
       const load = new SteadyLoad(nginx.url);
@@ -156,11 +163,23 @@ describeWithNginx('rolling restart behind nginx', () => {
         const before = readers.map((r) => r.events);
         await sleep(1000);
         await load.stop();
+        const received = () =>
+          new Set(
+            witnessReader
+              .json<{ session_id: string; n: number }>()
+              .map((e) => `${e.session_id.replace('client-', '')}-${e.n}`),
+          );
+        // The last ones may still be on their way.
+        await waitUntil(() => witnessReader.events.length >= load.accepted.size, 3000, 'the last events').catch(
+          () => undefined,
+        );
+        const seen = received();
         const summary = {
           exitCodes,
           sent: load.sent,
           failed: load.failed,
           failures: Object.fromEntries(load.failures),
+          acceptedButNotBroadcast: [...load.accepted].filter((id) => !seen.has(id)).length,
           readers: readers.map((r, i) => ({ connections: r.connections, eventsAfterRestarts: r.events - before[i] })),
           // What nginx said about the failed ones.
           nginxErrors: nginx
@@ -174,6 +193,7 @@ describeWithNginx('rolling restart behind nginx', () => {
         expect(exitCodes).toEqual([0, 0]);
         expect(load.sent).toBeGreaterThan(2000);
         expect(summary.failures).toEqual({});
+        expect(summary.acceptedButNotBroadcast).toBe(0);
         for (const reader of summary.readers) {
           // Each reader's instance went away once at least: it reconnected, and gets events again.
           expect(reader.connections).toBeGreaterThanOrEqual(2);
@@ -182,6 +202,7 @@ describeWithNginx('rolling restart behind nginx', () => {
       } finally {
         await load.stop();
         for (const reader of readers) reader.stop();
+        witnessReader.close();
       }
     }, 90_000);
   });

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { postOn, request, startPost, type HttpResult } from './support/http.js';
 import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { waitUntil } from './support/eventually.js';
@@ -17,9 +18,14 @@ async function refused(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits for the line that the process logs when it receives SIGTERM, so that the drain has begun. */
-async function waitForDrain(app: ChildApp): Promise<void> {
-  await waitUntil(() => /SIGTERM: draining/.test(app.output()), 5000, 'the drain to begin');
+/** Waits until readiness answers 503 while the listener is still open: the drain has begun. */
+async function waitForDrain(port: number): Promise<void> {
+  const status = () =>
+    request(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+  await waitUntil(async () => (await status()) === 503, 5000, 'readiness to answer 503 (the drain)');
 }
 
 describe('shutdown of the service as a process', () => {
@@ -66,7 +72,7 @@ describe('shutdown of the service as a process', () => {
         await sleep(300);
 
         app.child.kill('SIGTERM');
-        await waitForDrain(app);
+        await waitForDrain(port);
         const first = await inFlight.finish();
         expect([first.status, first.headers.connection]).toEqual([204, 'close']);
         accepted.push(1);
@@ -104,8 +110,7 @@ describe('shutdown of the service as a process', () => {
     await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
 
     app.child.kill('SIGTERM');
-    await waitForDrain(app);
-    expect((await request(`${url}/health/ready`)).status).toBe(503);
+    await waitForDrain(port);
     await sleep(500);
     // Still draining: the first signal alone does not close anything for a minute.
     expect(reader.ended).toBe(false);
@@ -145,6 +150,50 @@ describeWithRedis('shutdown with the Redis backplane', () => {
     return { app, port, url: `http://127.0.0.1:${port}` };
   };
 
+  it('starts listening once its backplane is up: the first event it accepts reaches the other instances', async () => {
+    // Redis behind a relay that holds each new connection for a second, as a Redis that is slow to reach.
+    const relay = net.createServer((client) => {
+      const timer = setTimeout(() => {
+        const upstream = net.connect(redis.port, '127.0.0.1');
+        client.pipe(upstream).pipe(client);
+        upstream.on('error', () => client.destroy());
+        client.on('close', () => upstream.destroy());
+      }, 1000);
+      client.on('error', () => undefined);
+      client.on('close', () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const b = await start({});
+      const reader = await new SseClient(`${b.url}/events`).connect();
+      await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+      const port = await freePort();
+      const { port: relayPort } = relay.address() as net.AddressInfo;
+      const app = spawnApp(main, {
+        PORT: String(port),
+        REDIS_URL: `redis://127.0.0.1:${relayPort}`,
+        REDIS_CHANNEL: 'shutdown-test',
+      });
+      apps.push(app);
+      // The first request that the instance answers.
+      let first: HttpResult | undefined;
+      await waitUntil(
+        async () => {
+          first = await postOn(new http.Agent(), `http://127.0.0.1:${port}`, { first: true }).catch(() => undefined);
+          return first !== undefined;
+        },
+        10_000,
+        'A to listen',
+      );
+      expect(first?.status).toBe(204);
+      await reader.waitForEvents(1, 3000);
+      expect(reader.json()).toEqual([{ first: true, user_ip: '127.0.0.1' }]);
+      reader.close();
+    } finally {
+      relay.close();
+    }
+  }, 30_000);
+
   it("events POSTed to A during A's drain and close reach the readers on B", async () => {
     const env = { SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' };
     const [a, b] = await Promise.all([start(env), start({})]);
@@ -156,7 +205,7 @@ describeWithRedis('shutdown with the Redis backplane', () => {
       expect((await postOn(agent, a.url, { n: 0 })).status).toBe(204);
       accepted.push(0);
       a.app.child.kill('SIGTERM');
-      await waitForDrain(a.app);
+      await waitForDrain(a.port);
       for (let n = 1; n <= 10; n++) {
         const res = await postOn(agent, a.url, { n });
         expect([res.status, res.headers.connection]).toEqual([204, 'close']);

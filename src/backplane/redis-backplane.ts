@@ -24,6 +24,13 @@ export function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000) + Math.floor(Math.random() * 100);
 }
 
+/**
+ * Longest wait at start-up for the first connections, so that the instance starts listening with its backplane up:
+ * an event accepted before would reach this instance's subscribers only. A Redis that refuses or fails does not
+ * hold the start any longer (the instance starts without it and joins when it comes).
+ */
+export const STARTUP_WAIT_MS = 3_000;
+
 type State = 'connecting' | 'up' | 'down' | 'closed';
 
 /**
@@ -52,6 +59,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private readonly pinging = new Set<Redis>();
   /** pillarbox_backplane_{published,received,errors}_total, beside the counts of GET /health. */
   private readonly exported: BackplaneMetrics;
+  /** Ends the start-up wait once the first connections are up or have failed. */
+  private started?: () => void;
 
   constructor(
     private readonly config: AppConfig,
@@ -62,7 +71,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.exported = metrics.backplane;
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     const url = this.config.redisUrl as string;
     const common: RedisOptions = {
       retryStrategy: reconnectDelay,
@@ -94,9 +103,18 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     }, PING_INTERVAL_MS);
     this.pingTimer.unref();
     this.logger.log(`Connecting to ${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.started?.(), STARTUP_WAIT_MS);
+      this.started = () => {
+        this.started = undefined;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   onModuleDestroy(): void {
+    this.started?.();
     this.state = 'closed';
     clearInterval(this.pingTimer);
     this.incoming.complete();
@@ -201,8 +219,14 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     return this.publisher.status === 'ready' && this.subscribed;
   }
 
-  /** Logs the changes between up and down, once each, not every failed attempt or dropped event. */
+  /** After a change of a connection; the first "up" or failure ends the start-up wait. */
   private update(failure: boolean): void {
+    this.track(failure);
+    if (this.state !== 'connecting') this.started?.();
+  }
+
+  /** Logs the changes between up and down, once each, not every failed attempt or dropped event. */
+  private track(failure: boolean): void {
     if (this.state === 'closed') return;
     if (this.isUp()) {
       if (this.state === 'up') return;
