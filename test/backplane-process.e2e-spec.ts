@@ -102,8 +102,8 @@ describeWithRedis('backplane: the service as processes, over TLS with a password
     expect(app.output()).toMatch(/Redis backplane down \(unreachable: WRONGPASS/);
   });
 
-  it('on SIGTERM while Redis is away: exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
-    const { app, port } = await start({ REDIS_URL: redis.url, SHUTDOWN_TIMEOUT_MS: '5000' });
+  it('on SIGTERM while Redis is away: exits 0 within SHUTDOWN_DRAIN_MS + SHUTDOWN_TIMEOUT_MS', async () => {
+    const { app, port } = await start({ REDIS_URL: redis.url, SHUTDOWN_DRAIN_MS: '1000', SHUTDOWN_TIMEOUT_MS: '4000' });
     await waitForHealth(port, 200);
     await redis.kill();
     await waitForHealth(port, 503);
