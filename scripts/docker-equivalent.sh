@@ -142,7 +142,7 @@ echo "GET /health build: $build"
 step "stop: SIGTERM, then wait for a clean exit"
 kill -TERM "$server_pid"
 code=''
-for _ in $(seq 1 30); do # at most 15 s: SHUTDOWN_TIMEOUT_MS is 10 s by default
+for _ in $(seq 1 30); do # at most 15 s: SHUTDOWN_DRAIN_MS (5 s), then a close that takes milliseconds here
   if ! kill -0 "$server_pid" 2>/dev/null; then
     code=0
     wait "$server_pid" || code=$?
