@@ -38,6 +38,9 @@ export function shutDownOnSignals(app: INestApplication, config: AppConfig): voi
       logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: exiting anyway`);
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
+    // Right after the event loop's poll phase, which accepted the connections waiting then: those still queued in
+    // the kernel when the listener closes are reset, their requests unread.
+    await new Promise((resolve) => setImmediate(resolve));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Every response since the drain closes its connection; this catches one whose headers had left before.
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
