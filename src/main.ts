@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
@@ -42,9 +42,12 @@ function listenError(err: NodeJS.ErrnoException, config: AppConfig): string {
 /**
  * Opens the listening socket before anything else starts (no Redis connection, no start-up lines), so that a
  * HOST or PORT that cannot be used ends the process in one line. The HTTP server takes this socket over.
+ * Connections accepted meanwhile (a proxy's, during a rolling restart) are kept unread in `early`: they are
+ * handed to the HTTP server once it listens, instead of hanging unanswered.
  */
-async function bind(config: AppConfig): Promise<Server> {
-  const listener = createServer();
+async function bind(config: AppConfig, early: Socket[]): Promise<Server> {
+  const listener = createServer({ pauseOnConnect: true });
+  listener.on('connection', (socket: Socket) => early.push(socket));
   try {
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -64,13 +67,19 @@ function urlOf({ address, family, port }: AddressInfo): string {
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
-  const listener = await bind(config);
+  const early: Socket[] = [];
+  const listener = await bind(config, early);
   const logger = new Logger('Main');
   const app = await NestFactory.create(AppModule.forRoot(config), APP_OPTIONS);
   await configureApp(app, config);
   // Node's server.listen(handle): the HTTP server accepts on the socket bound above (Nest types only a port).
   await app.listen(listener as unknown as number);
-  const address = (app.getHttpServer() as Server).address() as AddressInfo;
+  const server = app.getHttpServer() as Server;
+  for (const socket of early.splice(0)) {
+    server.emit('connection', socket);
+    socket.resume();
+  }
+  const address = server.address() as AddressInfo;
   // AppConfig.toJSON() leaves the secrets out.
   // `msg` stays `Listening on <url>` (what log searches and the specs read); the build has its own field.
   logger.log({ msg: `Listening on ${urlOf(address)}`, build: readBuildInfo(), config: config.toJSON() });

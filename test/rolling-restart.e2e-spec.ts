@@ -1,9 +1,10 @@
 import http from 'node:http';
 import { postOn, request } from './support/http.js';
 import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { describeWithNginx, Nginx } from './support/nginx.js';
-import { describeWithRedis, freePort, RedisServer } from './support/redis-server.js';
+import { freePort } from './support/free-port.js';
+import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,8 +1,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { postOn, request, startPost, type HttpResult } from './support/http.js';
-import { buildOnce, freePort, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
-import { waitUntil } from './support/eventually.js';
+import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { freePort } from './support/free-port.js';
+import { waitUntil } from './support/wait-until.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
 
@@ -150,7 +151,7 @@ describeWithRedis('shutdown with the Redis backplane', () => {
     return { app, port, url: `http://127.0.0.1:${port}` };
   };
 
-  it('starts listening once its backplane is up: the first event it accepts reaches the other instances', async () => {
+  it('answers the requests that arrive while it starts once its backplane is up: the first 204 reaches the other instances', async () => {
     // Redis behind a relay that holds each new connection for a second, as a Redis that is slow to reach.
     const relay = net.createServer((client) => {
       const timer = setTimeout(() => {
@@ -175,15 +176,19 @@ describeWithRedis('shutdown with the Redis backplane', () => {
         REDIS_CHANNEL: 'shutdown-test',
       });
       apps.push(app);
-      // The first request that the instance answers.
+      // The first POST that gets through, sent as soon as the port takes connections (they may wait there while
+      // the instance starts, but must not hang).
+      const noAnswer = (ms: number) =>
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms));
       let first: HttpResult | undefined;
       await waitUntil(
         async () => {
-          first = await postOn(new http.Agent(), `http://127.0.0.1:${port}`, { first: true }).catch(() => undefined);
+          const attempt = postOn(new http.Agent(), `http://127.0.0.1:${port}`, { first: true });
+          first = await Promise.race([attempt.catch(() => undefined), noAnswer(10_000)]);
           return first !== undefined;
         },
-        10_000,
-        'A to listen',
+        15_000,
+        'A to answer',
       );
       expect(first?.status).toBe(204);
       await reader.waitForEvents(1, 3000);

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitUntil } from './eventually.js';
+import { waitUntil } from './wait-until.js';
 import { request } from './http.js';
 
 /** Debian's nginx (the `nginx-light` package that .ci/run installs). */
