@@ -59,6 +59,8 @@ describe('shutdown of the service as a process', () => {
       const { app, port, url } = await start({ ...env, SHUTDOWN_DRAIN_MS: '1500', SHUTDOWN_TIMEOUT_MS: '5000' });
       const reader = await new SseClient(`${url}/events`).connect();
       await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+      // The connection ends with the stream: no proxy may reuse it once the stream has ended (see the rolling restart).
+      expect(reader.headers.connection).toBe('close');
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const accepted: number[] = [];
       const post = async (n: number): Promise<HttpResult> => {

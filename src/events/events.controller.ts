@@ -22,6 +22,7 @@ import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentIngest, DocumentStream } from '../openapi/api-docs.decorators.js';
 import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
 import { IngestService } from './ingest.service.js';
+import { closeConnectionWithStream } from './sse-connection.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
 import { parseStreamFilter } from './stream-filter.js';
@@ -81,6 +82,7 @@ export class EventsController {
     if (this.hub.isFull) {
       throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
     }
+    closeConnectionWithStream(res);
     return this.hub.attach(res, filter);
   }
 

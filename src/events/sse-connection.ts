@@ -20,6 +20,28 @@ export function wireChunk(raw: Buffer): WireChunk {
 
 export const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
 
+/**
+ * Makes a stream's response say `Connection: close` instead of the `keep-alive` that Nest's `@Sse()` writes, so
+ * that the connection ends with the stream. Otherwise a proxy whose stream ended (a shutdown ends them all) would
+ * put the connection back in its keep-alive pool and could send a POST on it just as this instance closes it
+ * (nginx answers that POST 502). Reusing a connection after a stream would only save one handshake, rarely.
+ * Called before Nest sends the headers.
+ */
+export function closeConnectionWithStream(res: ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
+  res.writeHead = ((status: number, ...rest: unknown[]) => {
+    const last = rest.length - 1;
+    const headers = rest[last];
+    if (last >= 0 && typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
+      const kept = Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'connection');
+      rest[last] = { ...Object.fromEntries(kept), Connection: 'close' };
+    } else {
+      res.setHeader('Connection', 'close');
+    }
+    return writeHead(status, ...rest);
+  }) as ServerResponse['writeHead'];
+}
+
 const logger = new Logger('SseConnection');
 let warned = false;
 
@@ -84,16 +106,6 @@ export class SseConnection {
   /** Ends the stream cleanly: the client may reconnect. */
   end(): void {
     this.res.end();
-  }
-
-  /**
-   * Ends the stream by closing its connection once what was written is sent, without HTTP's end of response: the
-   * response said keep-alive, and a proxy that saw it end would put the connection back in its pool and could send
-   * a request on it just as this instance, shutting down, closes it (nginx answers that request 502). EventSource
-   * reconnects either way.
-   */
-  close(): void {
-    (this.socket ?? this.res.socket)?.destroySoon();
   }
 
   /** Drops the connection at once: the client did not read. */

@@ -40,9 +40,6 @@ class RecordingResponse {
   getHeader(): undefined {
     return undefined;
   }
-  destroySoon(): void {
-    this.ended = true;
-  }
 }
 
 const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });

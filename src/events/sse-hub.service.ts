@@ -135,7 +135,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Ends every stream (clients reconnect, elsewhere during a shutdown), by closing its connection (see close()). */
+  /** Ends every stream cleanly, and its connection (see closeConnectionWithStream); clients reconnect, elsewhere during a shutdown. */
   endAll(): void {
     // Events accepted already are written first: each got its 204.
     if (this.pending.length) this.flush();
@@ -143,7 +143,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       for (const subscriber of set) {
         set.delete(subscriber);
         this.disconnected(subscriber, 'shutdown');
-        subscriber.connection.close();
+        subscriber.connection.end();
       }
     }
   }
