@@ -143,7 +143,7 @@ describeWithNginx('rolling restart behind nginx', () => {
     it('loses no POST at 400/s while each instance restarts in turn; streams resume by themselves', async () => {
       const ports = [await freePort(), await freePort()];
       const instances = await Promise.all(ports.map(startInstance));
-      nginx = await Nginx.start(await freePort(), ports);
+      nginx = await Nginx.start(await freePort(), await freePort(), ports);
       // A third instance, not behind nginx and never restarted: every event answered 204 must reach its reader.
       const witness = await startInstance(await freePort());
       const witnessReader = await new SseClient(`http://127.0.0.1:${witness.port}/events`).connect();

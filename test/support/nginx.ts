@@ -37,17 +37,22 @@ export function describeWithNginx(name: string, fn: () => void): void {
 
 /**
  * deploy/nginx.conf, as shipped, made to run here: its upstream servers replaced by `upstreams` (ports on
- * 127.0.0.1), its listener on `port`, inside a main context whose files all live in `dir`.
+ * 127.0.0.1), its HTTPS listener by plain HTTP on `port` (TLS between clients and nginx changes nothing upstream),
+ * its HTTP redirect on another free port, inside a main context whose files all live in `dir`.
  */
-export function testConfig(dir: string, port: number, upstreams: number[]): string {
+export function testConfig(dir: string, port: number, redirectPort: number, upstreams: number[]): string {
   const shipped = readFileSync(path.resolve('deploy/nginx.conf'), 'utf8');
-  const server = /^(\s*)server dispatcher:8080 (.*);$/m;
-  const match = server.exec(shipped);
-  if (!match) throw new Error('deploy/nginx.conf: no "server dispatcher:8080 ...;" line in its upstream');
-  const servers = upstreams.map((p) => `${match[1]}server 127.0.0.1:${p} ${match[2]};`).join('\n');
-  const listen = /^(\s*)listen 8080;$/m;
-  if (!listen.test(shipped)) throw new Error('deploy/nginx.conf: no "listen 8080;" line');
-  const http = shipped.replace(server, servers).replace(listen, `$1listen 127.0.0.1:${port};`);
+  const replace = (text: string, pattern: RegExp, by: (match: RegExpExecArray) => string): string => {
+    const match = pattern.exec(text);
+    if (!match) throw new Error(`deploy/nginx.conf: nothing matches ${pattern}`);
+    return text.replace(pattern, by(match));
+  };
+  let http = replace(shipped, /^(\s*)server dispatcher:8080 (.*);$/m, (m) =>
+    upstreams.map((p) => `${m[1]}server 127.0.0.1:${p} ${m[2]};`).join('\n'),
+  );
+  http = replace(http, /^(\s*)listen 8443 ssl;$/m, (m) => `${m[1]}listen 127.0.0.1:${port};`);
+  http = replace(http, /^(\s*)listen 8080;$/m, (m) => `${m[1]}listen 127.0.0.1:${redirectPort};`);
+  http = http.replace(/^\s*ssl_\w+ .*;$/gm, '');
   const file = (name: string) => path.join(dir, name);
   return [
     'daemon off;',
@@ -72,12 +77,12 @@ export class Nginx {
     readonly port: number,
   ) {}
 
-  static async start(port: number, upstreams: number[]): Promise<Nginx> {
+  static async start(port: number, redirectPort: number, upstreams: number[]): Promise<Nginx> {
     const dir = mkdtempSync(path.join(tmpdir(), 'nginx-'));
     // Readable by the workers, which drop to an unprivileged user when nginx runs as root.
     chmodSync(dir, 0o755);
     const conf = path.join(dir, 'nginx.conf');
-    writeFileSync(conf, testConfig(dir, port, upstreams));
+    writeFileSync(conf, testConfig(dir, port, redirectPort, upstreams));
     const child = spawn(NGINX, ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
