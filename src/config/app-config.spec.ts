@@ -1,4 +1,4 @@
-import { AppConfig, ConfigError, loadConfig } from './app-config.js';
+import { AppConfig, ConfigError, ENV_VARIABLES, loadConfig } from './app-config.js';
 
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
@@ -80,11 +80,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ HOST: host }).host).toBe(host);
   });
 
-  it.each([',', ' , ', ',,'])('refuses SUBSCRIBER_TOKENS=%j, set but with no token, without echoing it', (raw) => {
-    expect(() => loadConfig({ SUBSCRIBER_TOKENS: raw })).toThrow(
-      /^Invalid configuration: SUBSCRIBER_TOKENS=<redacted>: .*no token/,
-    );
-  });
+  // Empty too: `SUBSCRIBER_TOKENS="$(cat secret-file)"` with an empty file must not open the stream.
+  it.each([',', ' , ', ',,', '', '   '])(
+    'refuses SUBSCRIBER_TOKENS=%j, set but with no token, without echoing it',
+    (raw) => {
+      expect(() => loadConfig({ SUBSCRIBER_TOKENS: raw })).toThrow(
+        /^Invalid configuration: SUBSCRIBER_TOKENS=<redacted>: .*no token/,
+      );
+    },
+  );
+
+  it.each(Object.keys(ENV_VARIABLES).filter((name) => name !== 'SUBSCRIBER_TOKENS'))(
+    'takes %s set but empty as unset: its default',
+    (name) => {
+      expect(loadConfig({ [name]: '' })).toEqual(loadConfig({}));
+      expect(loadConfig({ [name]: ' \t ' })).toEqual(loadConfig({}));
+    },
+  );
 
   it('prints one line per variable at fault', () => {
     let message = '';

@@ -224,7 +224,8 @@ function parse(kind: Kind, raw: string): unknown {
 }
 
 /**
- * Builds the configuration from environment variables; unset or empty ones keep their default.
+ * Builds the configuration from environment variables; unset or empty ones keep their default, except
+ * SUBSCRIBER_TOKENS, which set must hold a token.
  * @throws ConfigError naming every variable at fault.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -233,9 +234,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const lines: string[] = [];
   for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {
     const raw = env[name];
-    if (raw === undefined || raw.trim() === '') continue;
+    if (raw === undefined) continue;
+    // Empty is unset, except for the tokens: `SUBSCRIBER_TOKENS="$(cat secret)"` with an empty secret would
+    // otherwise open the stream to anyone.
+    if (raw.trim() === '' && kind !== 'list') continue;
     const value = parse(kind, raw);
-    // `,` is no list of tokens: taken as none, it would leave the stream open to anyone.
+    // Neither is `,` a list of tokens: taken as none, it would leave the stream open to anyone.
     if (kind === 'list' && (value as string[]).length === 0) {
       lines.push(`${name}=<redacted>: ${name} is set but holds no token (unset it for no token at all)`);
     }
