@@ -66,6 +66,20 @@ describe('auth: SUBSCRIBER_TOKENS guards GET /events and /metrics', () => {
     expect(sample(after, 'pillarbox_subscribers')).toBe(0);
   });
 
+  it('reads ?access_token= beside an Authorization header of another scheme (basic auth of a proxy in front)', async () => {
+    // A browser sends the basic-auth credentials of the page's site with EventSource's request too.
+    const basic = `Basic ${Buffer.from('viewer:proxy-password').toString('base64')}`;
+    const reader = await new SseClient(`${running.url}/events?access_token=${encodeURIComponent(TOKEN_A)}`, {
+      authorization: basic,
+    }).connect();
+    expect(reader.status).toBe(200);
+    reader.close();
+    const scraped = await request(`${running.url}/metrics?access_token=${encodeURIComponent(TOKEN_B)}`, {
+      headers: { authorization: basic },
+    });
+    expect(scraped.status).toBe(200);
+  });
+
   it('guards /metrics the same way, without counting a refused scrape as a subscriber', async () => {
     const refused = await request(`${running.url}/metrics`);
     expect(refused.status).toBe(401);

@@ -5,10 +5,14 @@ import { SubscriberTokens } from './subscriber-tokens.service.js';
 
 const REALM = 'realm="pillarbox-events"';
 
-/** The token a request presents: `Authorization: Bearer <token>`, else `?access_token=` (EventSource sets no headers). */
+/**
+ * The token a request presents: `Authorization: Bearer <token>`, else `?access_token=` (EventSource sets no headers).
+ * An Authorization header of another scheme is not ours: a browser sends the basic-auth credentials of a proxy in
+ * front with EventSource's request too, and it must not hide the query's token.
+ */
 export function presentedToken(req: Request): string | undefined {
   const header = req.headers.authorization;
-  if (header !== undefined) {
+  if (header !== undefined && /^Bearer(?: |$)/i.test(header)) {
     const match = /^Bearer +(\S+) *$/i.exec(header);
     return match?.[1];
   }
