@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import {
@@ -31,6 +31,17 @@ const MAX_DRAIN_BYTES = 32 * 1024 * 1024;
 
 class TooLarge extends Error {}
 class TimedOut extends Error {}
+
+/** Requests with `Expect: 100-continue` whose `100 Continue` waits for readBody, with their response. */
+const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>();
+
+/**
+ * For the HTTP server's `checkContinue` event: readBody answers `100 Continue` itself, once the declared length
+ * fits, so that a client asking first is refused (413) before it sends a body too large, not after 32 MiB of it.
+ */
+export function deferContinue(req: IncomingMessage, res: ServerResponse): void {
+  awaitingContinue.set(req, res);
+}
 
 let lastTurn: Promise<unknown> = Promise.resolve();
 
@@ -85,11 +96,18 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
     timer = setTimeout(() => reject(new TimedOut()), timeoutMs);
   });
   try {
+    const continued = awaitingContinue.get(req);
+    awaitingContinue.delete(req);
+    // Asked first and declared too large: refused before the client sends its body.
+    const refuseUnsent = continued !== undefined && Number(req.headers['content-length']) > limit;
     try {
+      if (continued && !refuseUnsent) continued.writeContinue();
       return await read(req, limit, expired);
     } catch (err) {
       if (!(err instanceof TooLarge)) throw err;
-      await Promise.race([drain(req), expired]);
+      // A client still waiting for `100 Continue` sends nothing: no body to drain, and none to read after it.
+      if (refuseUnsent) continued.setHeader('Connection', 'close');
+      else await Promise.race([drain(req), expired]);
       throw rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
     }
   } catch (err) {

@@ -14,6 +14,7 @@ import { CORS_HEADERS } from '../common/cors.js';
 import { AppConfig, type TrustProxy } from '../config/app-config.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { INGEST_PATH } from './events.controller.js';
+import { deferContinue } from './body-reader.js';
 import { IngestService } from './ingest.service.js';
 
 type Trust = (address: string, hop: number) => boolean;
@@ -109,6 +110,7 @@ export class IngestFastLane implements OnApplicationBootstrap {
       reasons.push("Express is not the HTTP server's request listener");
     }
     if (index > 0) moveRouteFirst(stack, index);
+    this.answerContinueAfterLengthCheck(server);
     if (reasons.length) {
       this.logger.log(`POST ${this.path} is served by Nest's router, because of ${reasons.join(', ')}`);
       return;
@@ -120,15 +122,31 @@ export class IngestFastLane implements OnApplicationBootstrap {
     );
   }
 
+  /** Whether `req` is POST /api/events, with or without a query string. */
+  private isIngest(req: IncomingMessage): boolean {
+    const url = req.url ?? '';
+    const path = this.path;
+    return req.method === 'POST' && (url === path || (url.startsWith(path) && url[path.length] === '?'));
+  }
+
+  /**
+   * On both lanes: `Expect: 100-continue` on POST /api/events is answered by readBody, after the guards and once
+   * the declared length fits (see deferContinue); any other request gets its `100 Continue` at once, as without
+   * this listener.
+   */
+  private answerContinueAfterLengthCheck(server: Server): void {
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.isIngest(req)) deferContinue(req, res);
+      else res.writeContinue();
+      server.emit('request', req, res);
+    });
+  }
+
   /** Puts the lane in Express's place among the server's `request` listeners, whatever others there are (an APM agent). */
   private serveBeforeExpress(server: Server, express: RequestListener): void {
     const trust = compileTrust(this.config.trustProxy);
-    const path = this.path;
     const lane: RequestListener = (req, res) => {
-      const url = req.url ?? '';
-      if (req.method !== 'POST' || (url !== path && !(url.startsWith(path) && url[path.length] === '?'))) {
-        return express(req, res);
-      }
+      if (!this.isIngest(req)) return express(req, res);
       this.ingestion.accept(req, res, clientAddress(req, trust)).catch((err: unknown) => this.fail(err, req, res));
     };
     const listeners = server.listeners('request') as RequestListener[];
