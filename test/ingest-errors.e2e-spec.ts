@@ -41,6 +41,21 @@ describe('ingest: bad input is refused with a JSON 4xx and affects nobody else',
       /gzip/,
     ],
     ['an unknown encoding', '{"a":1}', { 'content-encoding': 'compress' }, 415, /not supported/],
+    // A list is two encodings applied in turn: said plainly, not as if `br` were unsupported.
+    [
+      'a list of encodings',
+      zlib.gzipSync('{"a":1}'),
+      { 'content-encoding': 'gzip, br' },
+      415,
+      /^Content-Encoding "gzip, br" is not supported: send one of gzip, deflate, br, or none$/,
+    ],
+    [
+      'a long unknown encoding, not echoed whole',
+      '{"a":1}',
+      { 'content-encoding': 'z'.repeat(8000) },
+      415,
+      /^Content-Encoding "z{64}…" is not supported/,
+    ],
     ['a body over MAX_EVENT_BYTES', '{"pad":"' + 'x'.repeat(5000) + '"}', JSON_CT, 413, /larger than 4096/],
     [
       'a gzip bomb (small compressed, large decompressed)',

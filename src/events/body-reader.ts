@@ -124,9 +124,13 @@ async function read(req: IncomingMessage, limit: number, expired: Promise<never>
   if (encoding === 'identity' || encoding === '') return collect(req, limit, expired);
   const decode = DECODERS[encoding];
   if (!decode) {
+    // The header is the client's text: quoted, and cut short (it may be as long as the whole request head).
+    const shown = encoding.length > 64 ? `${encoding.slice(0, 64)}…` : encoding;
     throw rejection(
       'encoding',
-      new UnsupportedMediaTypeException(`Content-Encoding ${encoding} is not supported (gzip, deflate, br)`),
+      new UnsupportedMediaTypeException(
+        `Content-Encoding ${JSON.stringify(shown)} is not supported: send one of gzip, deflate, br, or none`,
+      ),
     );
   }
   const body = await collect(req, limit, expired);

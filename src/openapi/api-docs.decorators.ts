@@ -106,7 +106,7 @@ export const DocumentIngest = () =>
       error('A Content-Encoding other than gzip, deflate, br', {
         statusCode: 415,
         error: 'Unsupported Media Type',
-        message: 'Content-Encoding zstd is not supported (gzip, deflate, br)',
+        message: 'Content-Encoding "zstd" is not supported: send one of gzip, deflate, br, or none',
       }),
     ),
     ApiTooManyRequestsResponse({
