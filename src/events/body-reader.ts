@@ -98,10 +98,12 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
   try {
     const continued = awaitingContinue.get(req);
     awaitingContinue.delete(req);
+    const declaredTooLarge = Number(req.headers['content-length']) > limit;
     // Asked first and declared too large: refused before the client sends its body.
-    const refuseUnsent = continued !== undefined && Number(req.headers['content-length']) > limit;
+    const refuseUnsent = continued !== undefined && declaredTooLarge;
     try {
       if (continued && !refuseUnsent) continued.writeContinue();
+      if (declaredTooLarge) throw new TooLarge();
       return await read(req, limit, expired);
     } catch (err) {
       if (!(err instanceof TooLarge)) throw err;
@@ -119,7 +121,6 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
 }
 
 async function read(req: IncomingMessage, limit: number, expired: Promise<never>): Promise<Buffer> {
-  if (Number(req.headers['content-length']) > limit) throw new TooLarge();
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '') return collect(req, limit, expired);
   const decode = DECODERS[encoding];

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { ApplicationConfig, BaseExceptionFilter, HttpAdapterHost } from '@nestjs/core';
 import proxyaddr from 'proxy-addr';
-import { clientAddress } from '../common/client-address.js';
+import { clientAddress, type TrustProxyFn } from '../common/client-address.js';
 import { CORS_HEADERS } from '../common/cors.js';
 import { AppConfig, type TrustProxy } from '../config/app-config.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
@@ -17,10 +17,8 @@ import { INGEST_PATH } from './events.controller.js';
 import { deferContinue } from './body-reader.js';
 import { IngestService } from './ingest.service.js';
 
-type Trust = (address: string, hop: number) => boolean;
-
 /** TRUST_PROXY compiled as Express compiles its 'trust proxy' setting, so that both lanes resolve `user_ip` alike. */
-export function compileTrust(value: TrustProxy): Trust {
+export function compileTrust(value: TrustProxy): TrustProxyFn {
   if (value === true) return () => true;
   if (value === false) return () => false;
   if (typeof value === 'number') return (_address, hop) => hop < value;
