@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { checkForwardedHops } from './common/client-address.js';
+import { answerClientErrorsInJson } from './common/client-error.js';
 import { ShutdownState } from './common/shutdown-state.service.js';
 import type { AppConfig } from './config/app-config.js';
 import { setupDocs } from './openapi/openapi.setup.js';
@@ -30,6 +31,7 @@ export async function configureApp(app: INestApplication, config: AppConfig): Pr
   // Longer than the 60 s idle timeout of a cloud load balancer, so the balancer closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  answerClientErrorsInJson(server);
   setupDocs(app);
   await app.init();
   // After init, when the ingest lane is in place: this listener sees every request first, on both lanes.

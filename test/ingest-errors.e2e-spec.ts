@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { json, postEvent, request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
@@ -127,6 +128,43 @@ describe('ingest: bad input is refused with a JSON 4xx and affects nobody else',
     expect(res.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(json(res).statusCode).toBe(405);
   });
+
+  /** Sends raw bytes on a new connection; resolves with everything the server wrote before it closed. */
+  function rawExchange(bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(new URL(running.url).port as unknown as number, '127.0.0.1');
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (answer += chunk));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+      socket.end(bytes);
+    });
+  }
+
+  it.each([
+    [
+      'conflicting Content-Lengths',
+      'POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+      400,
+    ],
+    ['a broken request line', 'NOT HTTP\r\n\r\n', 400],
+    ['3,000 headers', 'POST /api/events HTTP/1.1\r\nHost: x\r\n' + 'X-A: b\r\n'.repeat(3000) + '\r\n', 431],
+  ])(
+    'answers a request that Node cannot parse (%s) with a JSON 4xx any origin can read',
+    async (_name, bytes, status) => {
+      const answer = await rawExchange(bytes);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
+      expect(head).toMatch(/^content-type: application\/json/im);
+      expect(head).toMatch(/^access-control-allow-origin: \*$/im);
+      expect(JSON.parse(body)).toEqual({
+        statusCode: status,
+        message: `Malformed HTTP request: ${http.STATUS_CODES[status]}`,
+        error: http.STATUS_CODES[status],
+      });
+    },
+  );
 
   it('is still healthy and the reader is still connected', async () => {
     const res = await request(`${running.url}/health`);
