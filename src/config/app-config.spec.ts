@@ -1,4 +1,14 @@
-import { AppConfig, ConfigError, ENV_VARIABLES, loadConfig } from './app-config.js';
+import {
+  AppConfig,
+  ConfigError,
+  defaultMaxSubscribers,
+  ENV_VARIABLES,
+  loadConfig,
+  MIN_DERIVED_SUBSCRIBERS,
+  START_BUDGET_BYTES,
+  SUBSCRIBER_BUDGET_BYTES,
+  SUBSCRIBER_MEMORY_SHARE,
+} from './app-config.js';
 
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
@@ -108,5 +118,38 @@ describe('loadConfig', () => {
     expect(message).toBe(
       'Invalid configuration: PORT="x": PORT must not be greater than 65535; PORT must not be less than 0; PORT must be an integer number',
     );
+  });
+});
+
+describe('MAX_SUBSCRIBERS and the container memory limit', () => {
+  const MiB = 1024 * 1024;
+
+  it('defaults to 10,000 without a memory limit', () => {
+    expect(loadConfig({}).maxSubscribers).toBe(10_000);
+    expect(defaultMaxSubscribers(undefined)).toBe(10_000);
+  });
+
+  it('derives the default from the memory limit, by the documented rule', () => {
+    const limit = 512 * MiB;
+    const expected = Math.floor((limit * SUBSCRIBER_MEMORY_SHARE - START_BUDGET_BYTES) / SUBSCRIBER_BUDGET_BYTES);
+    expect(expected).toBeLessThan(10_000);
+    expect(loadConfig({}, { memoryLimitBytes: limit })).toMatchObject({
+      maxSubscribers: expected,
+      memoryLimitBytes: limit,
+    });
+    // Small containers still take some subscribers; large ones stop at 10,000.
+    expect(defaultMaxSubscribers(64 * MiB)).toBe(MIN_DERIVED_SUBSCRIBERS);
+    expect(defaultMaxSubscribers(8192 * MiB)).toBe(10_000);
+  });
+
+  it('keeps an explicit MAX_SUBSCRIBERS whatever the limit', () => {
+    expect(loadConfig({ MAX_SUBSCRIBERS: '20000' }, { memoryLimitBytes: 256 * MiB }).maxSubscribers).toBe(20_000);
+  });
+
+  it('validates HEALTH_MAX_RSS_PERCENT (1-100, default 90)', () => {
+    expect(loadConfig({}).healthMaxRssPercent).toBe(90);
+    expect(loadConfig({ HEALTH_MAX_RSS_PERCENT: '75' }).healthMaxRssPercent).toBe(75);
+    expect(() => loadConfig({ HEALTH_MAX_RSS_PERCENT: '0' })).toThrow(/HEALTH_MAX_RSS_PERCENT/);
+    expect(() => loadConfig({ HEALTH_MAX_RSS_PERCENT: '101' })).toThrow(/HEALTH_MAX_RSS_PERCENT/);
   });
 });

@@ -97,22 +97,12 @@ function decodes(part: string): boolean {
   }
 }
 
-function IsRedisUrl() {
-  return (target: object, propertyName: string) =>
-    registerDecorator({
-      name: 'isRedisUrl',
-      target: target.constructor,
-      propertyName,
-      validator: {
-        validate: isRedisUrl,
-        defaultMessage: (args?: ValidationArguments) =>
-          `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL, with % in the user name or password written %25`,
-      },
-    });
-}
-
-/** The URL with its password (and, with `hideUser`, its user name) replaced, for logs and status pages. */
+/** The URL with its password (and, with `hideUser`, its user name) replaced, for logs and status pages; a comma-separated list URL by URL. */
 export function redactUrl(value: string, hideUser = false): string {
+  if (value.includes(','))
+    return splitUrls(value)
+      .map((url) => redactUrl(url, hideUser))
+      .join(',');
   try {
     const url = new URL(value);
     if (url.password) url.password = '***';
@@ -121,6 +111,75 @@ export function redactUrl(value: string, hideUser = false): string {
   } catch {
     return '***';
   }
+}
+
+/** The URLs of REDIS_URL: one, or with REDIS_CLUSTER=true one or more seed nodes, comma-separated. */
+export function splitUrls(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function IsRedisUrls() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isRedisUrls',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown, args?: ValidationArguments) => {
+          if (typeof value !== 'string') return false;
+          const urls = splitUrls(value);
+          const cluster = (args?.object as AppConfig | undefined)?.redisCluster === true;
+          // A cluster has database 0 only.
+          const dbOk = (url: string) => !cluster || /^\/?0?$/.test(new URL(url).pathname);
+          return urls.length > 0 && (cluster || urls.length === 1) && urls.every((u) => isRedisUrl(u) && dbOk(u));
+        },
+        defaultMessage: (args?: ValidationArguments) =>
+          (args?.object as AppConfig | undefined)?.redisCluster
+            ? `${args?.property} must be one or more comma-separated redis://[user:password@]host[:port] or rediss://... URLs (the cluster's seed nodes, no database number), with % in the user name or password written %25`
+            : `${args?.property} must be a redis://[user:password@]host[:port][/db] or rediss://... URL, with % in the user name or password written %25 (several, comma-separated, only with REDIS_CLUSTER=true)`,
+      },
+    });
+}
+
+function NeedsRedisUrl() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'needsRedisUrl',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown, args?: ValidationArguments) =>
+          value !== true || !!(args?.object as AppConfig | undefined)?.redisUrl,
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property}=true needs REDIS_URL (the cluster's seed nodes)`,
+      },
+    });
+}
+
+const MiB = 1024 * 1024;
+/** MAX_SUBSCRIBERS when it is not set: the most this process serves, whatever its memory. */
+export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
+/**
+ * The rule for MAX_SUBSCRIBERS when it is not set and the container has a memory limit: what is left of
+ * SUBSCRIBER_MEMORY_SHARE of the limit once the process's own START_BUDGET_BYTES are taken, divided by
+ * SUBSCRIBER_BUDGET_BYTES per subscriber, between MIN_DERIVED_SUBSCRIBERS and DEFAULT_MAX_SUBSCRIBERS.
+ * The budgets are measured figures with headroom (docs/performance.md): RSS at start, and peak RSS per idle
+ * subscriber while 1,000 events/s flow to them.
+ */
+export const SUBSCRIBER_MEMORY_SHARE = 0.8;
+export const START_BUDGET_BYTES = 128 * MiB;
+export const SUBSCRIBER_BUDGET_BYTES = 36 * 1024;
+export const MIN_DERIVED_SUBSCRIBERS = 100;
+
+/** MAX_SUBSCRIBERS's default for a memory limit (bytes), or for none. */
+export function defaultMaxSubscribers(memoryLimitBytes?: number): number {
+  if (memoryLimitBytes === undefined) return DEFAULT_MAX_SUBSCRIBERS;
+  const room = memoryLimitBytes * SUBSCRIBER_MEMORY_SHARE - START_BUDGET_BYTES;
+  const fits = Math.floor(room / SUBSCRIBER_BUDGET_BYTES);
+  return Math.min(DEFAULT_MAX_SUBSCRIBERS, Math.max(MIN_DERIVED_SUBSCRIBERS, fits));
 }
 
 /** The service's configuration, read once from the environment at start-up. */
@@ -137,13 +196,16 @@ export class AppConfig {
   @IsInt() @Min(10) @Max(3_600_000) sseHeartbeatMs = 15_000;
   /** Unsent bytes after which a subscriber that does not read is disconnected. */
   @IsInt() @Min(1024) sseMaxBufferBytes = 1024 * 1024;
-  @IsInt() @Min(1) maxSubscribers = 10_000;
+  /** Unset: DEFAULT_MAX_SUBSCRIBERS, or what fits the container's memory limit (see defaultMaxSubscribers). */
+  @IsInt() @Min(1) maxSubscribers = DEFAULT_MAX_SUBSCRIBERS;
   /** After SIGTERM: how long readiness fails while everything is still served, before the listener closes. */
   @IsInt() @Min(0) @Max(600_000) shutdownDrainMs = 5_000;
   /** After the drain: the longest the requests in flight and the streams' last writes may take. */
   @IsInt() @Min(0) @Max(600_000) shutdownTimeoutMs = 10_000;
   /** Heap use above which GET /health reports the memory check as down. */
   @IsInt() @Min(16) healthMaxHeapMb = 512;
+  /** Resident memory, in percent of the container's memory limit, above which GET /health reports it down. */
+  @IsInt() @Min(1) @Max(100) healthMaxRssPercent = 90;
   /** Secrets that GET /events and /metrics accept; empty: both are open to anyone. Never logged. */
   @Matches(TOKEN_PATTERN, { each: true, message: TOKEN_MESSAGE }) subscriberTokens: string[] = [];
   /** Events one client address may POST per minute; 0: no limit. */
@@ -155,10 +217,18 @@ export class AppConfig {
   @IsIn(LOG_LEVELS) logLevel: LogLevel = 'info';
   @IsIn(LOG_FORMATS) logFormat: LogFormat = 'json';
 
-  /** Redis joining several instances (pub/sub only, nothing stored); unset: this instance runs alone. */
-  @IsOptional() @IsRedisUrl() redisUrl?: string;
+  /**
+   * Redis joining several instances (pub/sub only, nothing stored); unset: this instance runs alone. With
+   * REDIS_CLUSTER=true, the seed nodes of a Redis Cluster, comma-separated.
+   */
+  @IsOptional() @IsRedisUrls() redisUrl?: string;
+  /** Whether REDIS_URL names a Redis Cluster: sharded pub/sub (SPUBLISH / SSUBSCRIBE) through the cluster client. */
+  @IsBoolean() @NeedsRedisUrl() redisCluster = false;
   /** Pub/sub channel of this deployment, so that several deployments can share one Redis. */
   @IsString() @MinLength(1) @MaxLength(256) redisChannel = 'pillarbox:events';
+
+  /** The container's memory limit in bytes (the cgroup's), read at start; undefined without one. Not a variable. */
+  memoryLimitBytes?: number;
 
   /** What start-up logs show: the secrets replaced (tokens by their count, the Redis password by ***). */
   toJSON(): Record<string, unknown> {
@@ -185,6 +255,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   SHUTDOWN_DRAIN_MS: { key: 'shutdownDrainMs', kind: 'int' },
   SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
+  HEALTH_MAX_RSS_PERCENT: { key: 'healthMaxRssPercent', kind: 'int' },
   SUBSCRIBER_TOKENS: { key: 'subscriberTokens', kind: 'list' },
   RATE_LIMIT_PER_MINUTE: { key: 'rateLimitPerMinute', kind: 'int' },
   STRICT_SCHEMA: { key: 'strictSchema', kind: 'bool' },
@@ -193,6 +264,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   LOG_FORMAT: { key: 'logFormat', kind: 'string' },
   REDIS_URL: { key: 'redisUrl', kind: 'string' },
   REDIS_CHANNEL: { key: 'redisChannel', kind: 'string' },
+  REDIS_CLUSTER: { key: 'redisCluster', kind: 'bool' },
 };
 
 /** Variables whose value is never printed, not even in a configuration error. */
@@ -223,13 +295,20 @@ function parse(kind: Kind, raw: string): unknown {
   }
 }
 
+/** What the environment does not say: the container's memory limit (main.ts reads the cgroup's). */
+export interface ConfigContext {
+  memoryLimitBytes?: number;
+}
+
 /**
  * Builds the configuration from environment variables; unset or empty ones keep their default, except
  * SUBSCRIBER_TOKENS, which set must hold a token.
  * @throws ConfigError naming every variable at fault.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: ConfigContext = {}): AppConfig {
   const config = new AppConfig();
+  config.memoryLimitBytes = context.memoryLimitBytes;
+  config.maxSubscribers = defaultMaxSubscribers(context.memoryLimitBytes);
   const target = config as unknown as Record<string, unknown>;
   const lines: string[] = [];
   for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {

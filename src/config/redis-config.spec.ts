@@ -56,3 +56,33 @@ describe('Redis configuration', () => {
     expect(() => loadConfig({ REDIS_CHANNEL: 'x'.repeat(257) })).toThrow(/REDIS_CHANNEL/);
   });
 });
+
+describe('Redis Cluster configuration', () => {
+  it('takes one or more comma-separated seed URLs with REDIS_CLUSTER=true', () => {
+    const config = loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: 'rediss://:pw@a:7000, rediss://:pw@b:7001' });
+    expect(config).toMatchObject({ redisCluster: true, redisUrl: 'rediss://:pw@a:7000, rediss://:pw@b:7001' });
+    expect(JSON.stringify(config)).toContain('"redisUrl":"rediss://:***@a:7000,rediss://:***@b:7001"');
+    expect(loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: 'redis://a:7000' }).redisCluster).toBe(true);
+    expect(loadConfig({}).redisCluster).toBe(false);
+  });
+
+  it('refuses several URLs without REDIS_CLUSTER=true, naming REDIS_URL', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:7000,redis://b:7001' })).toThrow(
+      /REDIS_URL=.*several, comma-separated, only with REDIS_CLUSTER=true/,
+    );
+  });
+
+  it('refuses a bad seed URL or a database number in cluster mode, without echoing a password', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: 'redis://a:7000,b:7001' })).toThrow(
+      /REDIS_URL=.*seed nodes/,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: 'redis://:hunter2@a:7000/2' })).toThrow(
+      /^(?!.*hunter2)[\s\S]*no database number/,
+    );
+  });
+
+  it('refuses REDIS_CLUSTER=true without REDIS_URL, and a value that is not a boolean', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER: 'true' })).toThrow(/REDIS_CLUSTER=true needs REDIS_URL/);
+    expect(() => loadConfig({ REDIS_CLUSTER: 'yes', REDIS_URL: 'redis://a' })).toThrow(/REDIS_CLUSTER/);
+  });
+});
