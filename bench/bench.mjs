@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandLine } from '../scripts/lib/command-line.mjs';
+import * as scaleScenarios from './lib/scale-scenarios.mjs';
 import * as scenarios from './lib/scenarios.mjs';
 import { attachServer, ensureBuilt, startServer } from './lib/target.mjs';
 import { log, openFileLimits, request, round } from './lib/util.mjs';
@@ -23,6 +24,11 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
   bomb          3 rounds of --bomb-parallel decompression bombs (50 MiB of one byte) of each encoding (gzip, deflate,
                 br with a 16 MiB window) at once: RSS peak and 5 s later, normal POST latency meanwhile (not in the
                 default list)
+  backplane     the ingest scenario on a server without a backplane, then on one with REDIS_URL set to a
+                redis-server started on a free port: both sides, their ratio, PUBLISH count and redis-server CPU
+  idle-flow     --flow-subs subscribers (each following one session) while --flow-rate events/s flow to them
+                for --flow-seconds: RSS at start, connected, peak (sampled every 100 ms), after they left
+  (backplane and idle-flow start their own servers: not with --url or --reuse-server)
 
 Target (default: builds if dist/ is missing or older than src/, then runs node dist/main.js)
   --target CMD     start CMD under bash instead (it gets PORT), e.g. a reference server doing the same job
@@ -45,6 +51,8 @@ Run length
   --paused-events N       paused: POSTs (20000)                --paused-readers N  paused: readers that read (10)
   --bomb-parallel N       bomb: bombs at once per encoding (200)
   --reader-threads N      worker threads holding the fanout readers (1)
+  --flow-subs N           idle-flow: subscribers (10000)       --flow-rate N    idle-flow: events per second (1000)
+  --flow-seconds S        idle-flow: seconds of events (20)
   --max-minutes M         hard limit for the whole run (20; 8 with --quick)
 `;
 
@@ -69,6 +77,9 @@ const opt = parseCommandLine('bench', HELP, {
   'paused-readers': { type: 'string' },
   'reader-threads': { type: 'string' },
   'bomb-parallel': { type: 'string' },
+  'flow-subs': { type: 'string' },
+  'flow-rate': { type: 'string' },
+  'flow-seconds': { type: 'string' },
   'max-minutes': { type: 'string' },
 });
 if (opt.target && opt.url) {
@@ -105,6 +116,9 @@ const settings = {
   pausedReaders: int('paused-readers', 10),
   readerThreads: int('reader-threads', 1),
   bombParallel: int('bomb-parallel', 200),
+  flowSubs: int('flow-subs', opt.quick ? 2000 : 10_000),
+  flowRate: int('flow-rate', 1000),
+  flowSeconds: int('flow-seconds', opt.quick ? 5 : 20),
   maxMinutes: int('max-minutes', defaults.maxMinutes),
 };
 
@@ -114,7 +128,11 @@ const RUNNERS = {
   idle: scenarios.idle,
   paused: scenarios.paused,
   bomb: scenarios.bomb,
+  backplane: scaleScenarios.backplane,
+  'idle-flow': scaleScenarios.idleFlow,
 };
+/** Scenarios that start the servers they need themselves. */
+const OWN_SERVERS = new Set(['backplane', 'idle-flow']);
 const selected = opt.scenarios
   .split(/[\s,]+/)
   .filter(Boolean)
@@ -123,7 +141,11 @@ for (const s of selected) {
   const [base, arg] = s.split(':');
   const ok = RUNNERS[base] && (base === 'fanout' ? /^[1-9]\d*$/.test(arg ?? '') : arg === undefined);
   if (!ok) {
-    log(`unknown scenario ${s}; known: ingest, fanout, fanout:N, idle, paused, bomb`);
+    log(`unknown scenario ${s}; known: ingest, fanout, fanout:N, idle, paused, bomb, backplane, idle-flow`);
+    process.exit(2);
+  }
+  if (OWN_SERVERS.has(s) && (opt.url || opt['reuse-server'])) {
+    log(`${s} starts its own servers: it cannot run with --url or --reuse-server`);
     process.exit(2);
   }
 }
@@ -132,7 +154,15 @@ for (const s of selected) {
 // raise its own limit: run again under a shell that does.
 const sockets = Math.max(
   settings.ingestSubs,
-  ...selected.map((s) => (s === 'idle' ? settings.idleSubs : s.startsWith('fanout:') ? Number(s.slice(7)) : 0)),
+  ...selected.map((s) =>
+    s === 'idle'
+      ? settings.idleSubs
+      : s === 'idle-flow'
+        ? settings.flowSubs
+        : s.startsWith('fanout:')
+          ? Number(s.slice(7))
+          : 0,
+  ),
 );
 const limits = openFileLimits();
 const wanted = sockets + 1024;
@@ -167,12 +197,15 @@ async function main() {
   };
   const report = { meta, scenarios: {} };
   let current = null;
+  const ownServers = new Set();
   let finishing = false;
   const finish = async (code, why) => {
     if (finishing) return;
     finishing = true;
     if (why) log(why);
     await current?.stop();
+    // Servers a scenario started itself, still running when the run is cut short.
+    await Promise.all([...ownServers].map((server) => server.stop()));
     meta.loadavg_end = os.loadavg().map((x) => round(x));
     meta.finished_at = new Date().toISOString();
     printTable(report);
@@ -207,6 +240,18 @@ async function main() {
     const entry = {};
     report.scenarios[name] = entry;
     try {
+      if (OWN_SERVERS.has(base)) {
+        const startWith = async (env) => {
+          const server = await startServer({ root: ROOT, command: opt.target, label, env });
+          ownServers.add(server);
+          return server;
+        };
+        const { result, rows } = await RUNNERS[base]({ settings, startServer: startWith });
+        Object.assign(entry, result);
+        entry.rows = rows;
+        entry.scenario_s = round((Date.now() - t0) / 1000, 1);
+        continue;
+      }
       current = shared ?? (await start());
       if (opt.url || opt['reuse-server']) shared = current;
       entry.server_pid = current.pid;

@@ -55,18 +55,34 @@ function tail(file, lines = 30) {
 }
 
 /**
+ * The Node flags of `npm start` (package.json: `node [flags] dist/main.js`), which the Dockerfile runs too: the
+ * benchmark measures the service as it is deployed.
+ */
+export function startFlags(root) {
+  const start = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const words = start.trim().split(/\s+/);
+  return words[0] === 'node' && words.at(-1) === 'dist/main.js' ? words.slice(1, -1) : [];
+}
+
+/**
  * Starts a server in its own process group with PORT (and HOST=127.0.0.1) in its environment, waits for
  * GET /health to answer 200, and returns `{ port, pid, url, logFile, exited(), stop() }`.
- * @param {{ root: string, command?: string, label: string }} o without `command`: `node dist/main.js` in `root`
+ * @param {{ root: string, command?: string, label: string, env?: Record<string, string> }} o without `command`:
+ *   `node dist/main.js` in `root`; `env`: variables added for this server (e.g. REDIS_URL)
  */
-export async function startServer({ root, command, label }) {
+export async function startServer({ root, command, label, env: extraEnv = {} }) {
   const port = await freePort();
   const logFile = path.join(os.tmpdir(), `bench-${label.replace(/\W+/g, '_')}-${port}.log`);
   const out = fs.openSync(logFile, 'w');
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
+  const env = { ...process.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1' };
   const child = command
     ? spawn('bash', ['-c', command], { cwd: root, env, detached: true, stdio: ['ignore', out, out] })
-    : spawn(process.execPath, ['dist/main.js'], { cwd: root, env, detached: true, stdio: ['ignore', out, out] });
+    : spawn(process.execPath, [...startFlags(root), 'dist/main.js'], {
+        cwd: root,
+        env,
+        detached: true,
+        stdio: ['ignore', out, out],
+      });
   fs.closeSync(out);
   let exit = null;
   child.on('exit', (code, signal) => (exit = { code, signal }));
