@@ -6,11 +6,13 @@ import { AppModule } from './app.module.js';
 import { APP_OPTIONS, configureApp } from './app.setup.js';
 import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
+import { cgroupMemoryLimit } from './common/cgroup-memory.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
 function readConfig(): AppConfig {
   try {
-    return loadConfig(process.env);
+    // The container's memory limit sizes MAX_SUBSCRIBERS's default and the RSS check of GET /health.
+    return loadConfig(process.env, { memoryLimitBytes: cgroupMemoryLimit() });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);

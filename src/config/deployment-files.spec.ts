@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { PATH_METADATA } from '@nestjs/common/constants';
 import { parse } from 'yaml';
 import { HealthController } from '../health/health.controller.js';
-import { ENV_VARIABLES, loadConfig, type AppConfig } from './app-config.js';
+import {
+  ENV_VARIABLES,
+  loadConfig,
+  START_BUDGET_BYTES,
+  SUBSCRIBER_BUDGET_BYTES,
+  type AppConfig,
+} from './app-config.js';
 
 /**
  * The deployment files (Dockerfile, deploy/ecs, deploy/kubernetes, docker-compose.yml, deploy/nginx.conf, the Quality
@@ -17,8 +23,15 @@ const read = (file: string) => readFileSync(file, 'utf8');
 const yamlFile = (file: string) => parse(read(file)) as Json;
 const jsonFile = (file: string) => JSON.parse(read(file)) as Json;
 
-/** The configuration a deployment runs with: its plain environment, read by the application's own loadConfig(). */
-const effectiveConfig = (env: Record<string, string>): AppConfig => loadConfig(env);
+/**
+ * The configuration a deployment runs with: its plain environment and its memory limit (the container's cgroup
+ * limit, which main.ts reads), read by the application's own loadConfig().
+ */
+const effectiveConfig = (env: Record<string, string>, memoryLimitBytes?: number): AppConfig =>
+  loadConfig(env, { memoryLimitBytes });
+const MiB = 1024 * 1024;
+/** What MAX_SUBSCRIBERS subscribers take at most, by the budgets of its rule, against the memory limit. */
+const subscribersBudget = (config: AppConfig) => START_BUDGET_BYTES + config.maxSubscribers * SUBSCRIBER_BUDGET_BYTES;
 /** SHUTDOWN_DRAIN_MS, where the configuration has it: the time a stopping instance keeps serving, not ready. */
 const drainMs = (config: AppConfig) => Number((config as unknown as Record<string, unknown>).shutdownDrainMs ?? 0);
 
@@ -59,7 +72,8 @@ const ecsEnv = Object.fromEntries((container.environment as Json[]).map((e) => [
   string,
   string
 >;
-const ecsConfig = effectiveConfig(ecsEnv);
+const ecsMemory = Number(taskDefinition.memory) * MiB;
+const ecsConfig = effectiveConfig(ecsEnv, ecsMemory);
 const stack = yamlFile('deploy/ecs/service.yaml').Resources as Json;
 const ofType = (type: string) => Object.values(stack).filter((r) => r.Type === type);
 
@@ -71,7 +85,13 @@ const k8sContainer = pod.containers[0] as Json;
 const k8sEnv = Object.fromEntries(
   (k8sContainer.env as Json[]).filter((e) => 'value' in e).map((e) => [e.name, String(e.value)]),
 ) as Record<string, string>;
-const k8sConfig = effectiveConfig(k8sEnv);
+/** Kubernetes quantities: `512Mi`, `1Gi`. */
+function quantity(value: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(value);
+  return m ? Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1) * MiB : NaN;
+}
+const k8sMemory = quantity(String(k8sContainer.resources.limits.memory));
+const k8sConfig = effectiveConfig(k8sEnv, k8sMemory);
 const ingress = yamlFile('deploy/kubernetes/ingress.yaml');
 
 // --- compose and nginx ----------------------------------------------------------------------------------------------
@@ -151,6 +171,12 @@ describe('deployment files agree with the application', () => {
       expect(container.healthCheck.timeout).toBe(seconds('timeout'));
     });
 
+    it('takes as many subscribers as fit its memory: MAX_SUBSCRIBERS unset, derived from the task memory', () => {
+      expect(Object.keys(ecsEnv)).not.toContain('MAX_SUBSCRIBERS');
+      expect(ecsConfig.maxSubscribers).toBeLessThan(10_000);
+      expect(subscribersBudget(ecsConfig)).toBeLessThanOrEqual(ecsMemory * 0.8);
+    });
+
     it('stops later than the shutdown drain plus SHUTDOWN_TIMEOUT_MS', () => {
       expect(container.stopTimeout * 1000).toBeGreaterThan(drainMs(ecsConfig) + ecsConfig.shutdownTimeoutMs);
       expect(container.stopTimeout).toBeLessThanOrEqual(120); // Fargate's maximum
@@ -226,6 +252,13 @@ describe('deployment files agree with the application', () => {
   });
 
   describe('Kubernetes (deploy/kubernetes/)', () => {
+    it('takes as many subscribers as fit its memory limit: MAX_SUBSCRIBERS unset, derived from the limit', () => {
+      expect(k8sMemory).toBeGreaterThan(0);
+      expect(Object.keys(k8sEnv)).not.toContain('MAX_SUBSCRIBERS');
+      expect(k8sConfig.maxSubscribers).toBeLessThan(10_000);
+      expect(subscribersBudget(k8sConfig)).toBeLessThanOrEqual(k8sMemory * 0.8);
+    });
+
     it('the kustomization`s objects exist, parse, and point at each other (the Service, the Ingress, the PDB)', () => {
       const resources = yamlFile('deploy/kubernetes/kustomization.yaml').resources as string[];
       const objects = resources.map((f) => yamlFile(`deploy/kubernetes/${f}`));
