@@ -52,6 +52,15 @@ export async function backplane({ settings, startServer }) {
       [`${phase} subscribers: with Redis, share of without`, pct(b.req_per_s, a.req_per_s)],
       [`${phase} subscribers: latency p99 without / with`, `${a.latency_ms.p99} / ${b.latency_ms.p99} ms`],
     );
+    // On a shared machine the server may get less than a core: requests per CPU-second of the server compare the
+    // work per request, whatever the CPU it got.
+    const perCpu = (p) => (p.server_cpu_pct ? (100 * p.req_per_s) / p.server_cpu_pct : null);
+    if (perCpu(a) && perCpu(b)) {
+      rows.push([
+        `${phase} subscribers: requests per server CPU-second without / with`,
+        `${Math.round(perCpu(a))} / ${Math.round(perCpu(b))} (${pct(perCpu(b), perCpu(a))})`,
+      ]);
+    }
     if (b.delivery) {
       rows.push([
         `${phase} subscribers: with Redis, every reader got every 2xx event`,
