@@ -39,4 +39,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/live',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node is PID 1 and gets `docker stop`'s SIGTERM itself: main.ts ends the streams and exits within SHUTDOWN_TIMEOUT_MS.
-CMD ["node", "dist/main.js"]
+# A young generation of 2 MB semi-spaces instead of V8's default (up to 64 MB each on a large host), which would
+# otherwise stay resident: about 25 MB less RSS at start (docs/performance.md). The same flags as `npm start`.
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -15,6 +15,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { startFlags } from './lib/target.mjs';
 
 const HELP = `Usage: npm run bench:cross-instance -- [options]   (after npm run build)
 
@@ -153,7 +154,8 @@ async function main() {
     const port = await freePort();
     const child = await start(
       process.execPath,
-      ['dist/main.js'],
+      // As `npm start` runs it (the Dockerfile's flags).
+      [...startFlags(process.cwd()), 'dist/main.js'],
       { ...env, PORT: String(port), HOST: '127.0.0.1' },
       'Listening on',
     );

@@ -52,6 +52,16 @@ healthcheck_argv() {
   ' "$dockerfile"
 }
 
+# The exec-form CMD of the Dockerfile (its last line starting with CMD), one argument per line.
+cmd_argv() {
+  node -e '
+    const line = require("node:fs").readFileSync(process.argv[1], "utf8").split(/\r?\n/).filter((l) => /^CMD\s/.test(l)).at(-1);
+    const m = line && line.match(/^CMD\s+(\[.*\])\s*$/);
+    if (!m) { console.error("no exec-form CMD [...] in the Dockerfile"); process.exit(1); }
+    for (const arg of JSON.parse(m[1])) console.log(arg);
+  ' "$dockerfile"
+}
+
 free_port() {
   node -e 'const s=require("node:net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
@@ -84,9 +94,11 @@ done
 
 mapfile -t healthcheck < <(healthcheck_argv)
 [[ ${#healthcheck[@]} -gt 0 ]] || fail "could not read the HEALTHCHECK command"
+mapfile -t command < <(cmd_argv)
+[[ ${#command[@]} -gt 0 ]] || fail "could not read the CMD"
 port=$(free_port)
 
-step "start: node dist/main.js on 127.0.0.1:$port"
+step "start: ${command[*]} on 127.0.0.1:$port"
 cd "$runtime"
 # HOST is unset in the image (every address); here the service stays on the loopback address.
 export NODE_ENV=production PORT="$port" HOST=127.0.0.1 NO_COLOR=1
@@ -94,7 +106,7 @@ export NODE_ENV=production PORT="$port" HOST=127.0.0.1 NO_COLOR=1
 APP_VERSION="$(node -p 'require("./package.json").version')-docker-equivalent"
 GIT_COMMIT=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 export APP_VERSION GIT_COMMIT
-node dist/main.js >"$work/server.log" 2>&1 &
+"${command[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 
 step "HEALTHCHECK: ${healthcheck[*]}"

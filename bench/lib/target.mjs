@@ -55,12 +55,13 @@ function tail(file, lines = 30) {
 }
 
 /**
- * The Node flags of `npm start` (package.json: `node [flags] dist/main.js`), which the Dockerfile runs too: the
- * benchmark measures the service as it is deployed.
+ * The Node flags of `npm start` (package.json: `[exec] node [flags] dist/main.js`), which the Dockerfile runs too:
+ * the benchmark measures the service as it is deployed.
  */
 export function startFlags(root) {
   const start = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
   const words = start.trim().split(/\s+/);
+  if (words[0] === 'exec') words.shift();
   return words[0] === 'node' && words.at(-1) === 'dist/main.js' ? words.slice(1, -1) : [];
 }
 

@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startFlags } from '../bench/lib/target.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (file: string) => readFileSync(`${root}/${file}`, 'utf8');
+
+/** The Node flags of the Dockerfile's exec-form CMD (`["node", ...flags, "dist/main.js"]`). */
+function dockerFlags(): string[] {
+  const line = read('Dockerfile')
+    .split('\n')
+    .filter((l) => l.startsWith('CMD '))
+    .at(-1);
+  const argv = JSON.parse(line?.slice(4) ?? '[]') as string[];
+  expect(argv[0]).toBe('node');
+  expect(argv.at(-1)).toBe('dist/main.js');
+  return argv.slice(1, -1);
+}
+
+describe('the start command', () => {
+  it('runs with the same Node flags in the image, with npm start and in the benchmark', () => {
+    const flags = dockerFlags();
+    expect(flags).toContain('--max-semi-space-size=2');
+    expect(startFlags(root)).toEqual(flags);
+    const pkg = JSON.parse(read('package.json')) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toBe(['exec', 'node', ...flags, 'dist/main.js'].join(' '));
+  });
+
+  it('uses flags this Node accepts', () => {
+    const result = spawnSync(process.execPath, [...dockerFlags(), '-e', '0'], { encoding: 'utf8' });
+    expect(`${result.status} ${result.stderr}`).toBe('0 ');
+  });
+});
