@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { json, postEvent, request } from './support/http.js';
-import { waitUntil } from './support/eventually.js';
+import { waitUntil } from './support/wait-until.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { describeWithRedis } from './support/redis-server.js';
@@ -98,29 +98,25 @@ describeWithRedis('backplane: instances joined by a Redis Cluster (sharded pub/s
     readers.forEach((r) => r.close());
   });
 
-  it(
-    'survives the loss of the node that owns the channel, reports it, and shares again once it is back',
-    async () => {
-      const owner = cluster.ownerOf(channel);
-      await cluster.kill(owner);
-      await Promise.all([a, b].map((app) => backplaneIs(app, 'down', 30_000)));
-      const down = await health(a);
-      expect(down.status).toBe(503);
-      // Meanwhile each instance serves its own readers, and POSTs are accepted.
-      const alone = await reader(a);
-      await post(a, { event_name: 'POS', session_id: 's', tag: 'alone', origin: 'a', n: 0 });
-      await alone.waitFor(() => byOrigin(alone, 'alone').a?.length === 1);
-      alone.close();
+  it('survives the loss of the node that owns the channel, reports it, and shares again once it is back', async () => {
+    const owner = cluster.ownerOf(channel);
+    await cluster.kill(owner);
+    await Promise.all([a, b].map((app) => backplaneIs(app, 'down', 30_000)));
+    const down = await health(a);
+    expect(down.status).toBe(503);
+    // Meanwhile each instance serves its own readers, and POSTs are accepted.
+    const alone = await reader(a);
+    await post(a, { event_name: 'POS', session_id: 's', tag: 'alone', origin: 'a', n: 0 });
+    await alone.waitFor(() => byOrigin(alone, 'alone').a?.length === 1);
+    alone.close();
 
-      await cluster.restart(owner);
-      await Promise.all([a, b].map((app) => backplaneIs(app, 'up', 45_000)));
-      const readers = await Promise.all([a, b].map(reader));
-      await postRound(a, b, 'again', 30);
-      await Promise.all(readers.map((r) => r.waitFor(() => Object.values(byOrigin(r, 'again')).flat().length >= 30)));
-      await settle();
-      for (const r of readers) expect(byOrigin(r, 'again')).toEqual(expected(30));
-      readers.forEach((r) => r.close());
-    },
-    120_000,
-  );
+    await cluster.restart(owner);
+    await Promise.all([a, b].map((app) => backplaneIs(app, 'up', 45_000)));
+    const readers = await Promise.all([a, b].map(reader));
+    await postRound(a, b, 'again', 30);
+    await Promise.all(readers.map((r) => r.waitFor(() => Object.values(byOrigin(r, 'again')).flat().length >= 30)));
+    await settle();
+    for (const r of readers) expect(byOrigin(r, 'again')).toEqual(expected(30));
+    readers.forEach((r) => r.close());
+  }, 120_000);
 });

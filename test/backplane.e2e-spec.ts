@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { buildFrame } from '../src/events/ingest.js';
 import { FORMAT_VERSION, RedisMessageCodec } from '../src/backplane/redis-message.js';
@@ -158,6 +159,41 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
     otherReader.close();
   });
 
+  it("carries the events an instance accepts in one turn in one PUBLISH, each once and in the instance's order", async () => {
+    const [a, b] = apps;
+    const [readerA, readerB] = await Promise.all([reader(a), reader(b)]);
+    const client = new Redis(redis.url);
+    const publishes = async () =>
+      Number(/cmdstat_publish:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const total = 100;
+    try {
+      const before = await publishes();
+      // 100 POSTs pipelined on one connection, in one write: instance A reads and accepts them in one turn.
+      const requests = range(total).map((n) => {
+        const body = JSON.stringify({ event_name: 'BURST', origin: 'a', n });
+        return `POST /api/events HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      });
+      const socket = net.connect(a.port, '127.0.0.1');
+      let answers = '';
+      socket.on('data', (chunk: Buffer) => (answers += chunk.toString()));
+      socket.write(requests.join(''));
+      await waitUntil(() => answers.split('HTTP/1.1 204').length - 1 === total, 10_000, `${total} answers 204`);
+      socket.destroy();
+      await Promise.all([readerA, readerB].map((r) => r.waitForEvents(total, 10_000)));
+      await settle();
+      const sent = (await publishes()) - before;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThanOrEqual(total / 10);
+      // Each event once, in the order A accepted them, on both instances.
+      expect(readerB.json<Numbered>().map((e) => e.n)).toEqual(range(total));
+      expect(readerA.json<Numbered>().map((e) => e.n)).toEqual(range(total));
+    } finally {
+      client.disconnect();
+      readerA.close();
+      readerB.close();
+    }
+  });
+
   it('exports pillarbox_backplane_{published,received,errors}_total on /metrics', async () => {
     const [a, b] = apps;
     const counters = async (app: RunningApp) => {
@@ -210,7 +246,7 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
     const client = new Redis(redis.url);
     try {
       const stranger = new RedisMessageCodec();
-      const valid = stranger.encode(buildFrame(Buffer.from('{"event_name":"FROM_ELSEWHERE"}'), '10.1.2.3'));
+      const valid = stranger.encode([buildFrame(Buffer.from('{"event_name":"FROM_ELSEWHERE"}'), '10.1.2.3')]);
       await client.publish(channel, 'hello');
       await client.publish(channel, Buffer.concat([valid, Buffer.from('data: {"injected":true}\n\n')]));
       await client.publish(channel, valid);

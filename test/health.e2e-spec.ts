@@ -33,6 +33,31 @@ describe('health', () => {
     }
   });
 
+  it('GET /health reports the RSS, against the container memory limit when there is one', async () => {
+    const body = json(await request(`${running.url}/health`)) as { details: Record<string, Record<string, unknown>> };
+    // No limit (as on this machine for the tests): up, the RSS shown.
+    expect(body.details.memory_rss).toEqual({ status: 'up', rssMb: expect.any(Number), limitMb: null });
+    expect(body.details.memory_rss.rssMb).toBeGreaterThan(10);
+
+    const MiB = 1024 * 1024;
+    const roomy = await startApp({}, { memoryLimitBytes: 64 * 1024 * MiB });
+    const tight = await startApp({ HEALTH_MAX_RSS_PERCENT: '50' }, { memoryLimitBytes: 32 * MiB });
+    try {
+      const up = await request(`${roomy.url}/health`);
+      expect(up.status).toBe(200);
+      expect(json(up)).toMatchObject({ details: { memory_rss: { status: 'up', limitMb: 65536, maxPercent: 90 } } });
+      // jest's process is far above 16 MiB: down, and GET /health 503.
+      const down = await request(`${tight.url}/health`);
+      expect(down.status).toBe(503);
+      expect(json(down)).toMatchObject({ error: { memory_rss: { status: 'down', limitMb: 32, maxPercent: 50 } } });
+      // The subscriber limit follows the memory limit when MAX_SUBSCRIBERS is not set.
+      expect(json(up)).toMatchObject({ details: { subscribers: { max: 10000 } } });
+      expect(json(down)).toMatchObject({ details: { subscribers: { max: 100 } } });
+    } finally {
+      await Promise.all([roomy.close(), tight.close()]);
+    }
+  });
+
   it('live and ready answer 200 while serving; ready turns 503 once draining, live stays 200 with Connection: close', async () => {
     expect((await request(`${running.url}/health/live`)).status).toBe(200);
     const ready = await request(`${running.url}/health/ready`);

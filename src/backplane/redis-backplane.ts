@@ -1,21 +1,25 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { Subject } from 'rxjs';
-import { AppConfig, redactUrl } from '../config/app-config.js';
+import { AppConfig, redactUrl, splitUrls } from '../config/app-config.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { MetricsService, type BackplaneMetrics } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
 
 /**
- * Publishes sent to Redis and not yet confirmed, above which new events are not shared: a Redis that stops
+ * Events sent to Redis and not yet confirmed, above which new events are not shared: a Redis that stops
  * answering while its connection stays open must not make events pile up in this process.
  */
 export const MAX_UNCONFIRMED_PUBLISHES = 10_000;
 
+/** A turn's events are sent as one message, up to this many bytes of frames: past it, a message is sent at once. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /**
  * Each connection is checked with a PING this often, and dropped and made again when the answer takes longer: a
  * Redis that hangs, or a connection that died without a word (TCP keep-alive would take minutes), is then noticed.
+ * In cluster mode, a probe message goes round the channel as often instead (see RedisBackplane).
  */
 export const PING_INTERVAL_MS = 5_000;
 
@@ -32,12 +36,38 @@ export function reconnectDelay(attempt: number): number {
 export const STARTUP_WAIT_MS = 3_000;
 
 type State = 'connecting' | 'up' | 'down' | 'closed';
+type Connection = Redis | Cluster;
+
+/** The cluster's seed nodes and the options every node connection takes (user, password, TLS) from REDIS_URL. */
+export function clusterSeeds(value: string): {
+  nodes: { host: string; port: number }[];
+  redisOptions: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+} {
+  const urls = splitUrls(value).map((u) => new URL(u));
+  const nodes = urls.map((u) => ({ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 6379) }));
+  const first = urls[0];
+  return {
+    nodes,
+    redisOptions: {
+      ...(first.username && { username: decodeURIComponent(first.username) }),
+      ...(first.password && { password: decodeURIComponent(first.password) }),
+      ...(first.protocol === 'rediss:' && { tls: {} }),
+    },
+  };
+}
 
 /**
  * Redis Pub/Sub between the instances of one deployment. Redis stores nothing here: an event published while no
- * instance listens, or while Redis is away, is simply not shared. One publisher connection keeps this instance's
- * events in the order it accepted them; the subscriber connection brings everyone's, and this instance's own are
- * skipped (its subscribers got them directly).
+ * instance listens, or while Redis is away, is simply not shared. The events accepted in one event-loop turn go
+ * out as one message (the per-command cost, in this process and in Redis, dominated when each event was one
+ * PUBLISH), on one publisher connection, so in the order they were accepted; the subscriber connection brings
+ * everyone's, and this instance's own are skipped (its subscribers got them directly).
+ *
+ * With REDIS_CLUSTER=true, both are ioredis cluster clients and the channel is a shard channel (SPUBLISH /
+ * SSUBSCRIBE): its messages stay on the shard that owns its slot instead of crossing the whole cluster bus. The
+ * cluster client follows the slot's owner; "up" then also means that this instance's messages come back to it
+ * (a probe when it sent nothing lately), since a node lost behind a cluster client that stays "ready" shows no
+ * other sign.
  */
 export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RedisBackplane');
@@ -45,14 +75,21 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   private readonly incoming = new Subject<BroadcastEvent>();
   readonly incoming$ = this.incoming.asObservable();
   private readonly channel: string;
-  private publisher: Redis;
-  private subscriber: Redis;
+  private readonly cluster: boolean;
+  private publisher: Connection;
+  private subscriber: Connection;
   private subscribed = false;
   private state: State = 'connecting';
   private downSince = 0;
   private droppedAtDown = 0;
   private lastError = '';
   private unconfirmed = 0;
+  private pending: BroadcastEvent[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  /** Cluster mode: when one of this instance's messages last came back through the subscription. */
+  private lastEchoAt = 0;
+  private echoing = false;
   private readonly counts = { published: 0, received: 0, dropped: 0, ignored: 0 };
   private lastIgnoredLogAt = 0;
   private pingTimer?: NodeJS.Timeout;
@@ -68,24 +105,45 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   ) {
     super();
     this.channel = config.redisChannel;
+    this.cluster = config.redisCluster;
     this.exported = metrics.backplane;
   }
 
   async onModuleInit(): Promise<void> {
     const url = this.config.redisUrl as string;
     const common: RedisOptions = {
-      retryStrategy: reconnectDelay,
       connectTimeout: 5000,
       // Commands cut off by a lost connection fail at once instead of being sent again later (late or twice).
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      // Nothing waits for Redis: an event that cannot be published now is dropped, not buffered.
-      enableOfflineQueue: false,
     };
     const name = `pillarbox-dispatcher-${this.codec.instanceId}`;
-    this.publisher = new Redis(url, { ...common, connectionName: `${name}-pub` });
-    // Subscribed by hand on every `ready`, so that "up" means the SUBSCRIBE was confirmed.
-    this.subscriber = new Redis(url, { ...common, connectionName: `${name}-sub`, autoResubscribe: false });
+    if (this.cluster) {
+      const { nodes, redisOptions } = clusterSeeds(url);
+      const options = (connectionName: string, sharded: boolean): ClusterOptions => ({
+        clusterRetryStrategy: reconnectDelay,
+        // Nothing waits for Redis: an event that cannot be published now is dropped, not buffered.
+        enableOfflineQueue: false,
+        // A publish redirected or retried for long would arrive late: a few tries, then it is dropped.
+        maxRedirections: 3,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        slotsRefreshTimeout: 2000,
+        shardedSubscribers: sharded,
+        // Managed clusters with TLS announce host names their certificates name: connect to them as given.
+        dnsLookup: (address, callback) => callback(null, address),
+        redisOptions: { ...common, ...redisOptions, connectionName },
+      });
+      this.publisher = new Cluster(nodes, options(`${name}-pub`, false));
+      this.subscriber = new Cluster(nodes, options(`${name}-sub`, true));
+      this.subscriber.on('smessageBuffer', this.onMessage);
+    } else {
+      const single: RedisOptions = { ...common, retryStrategy: reconnectDelay, enableOfflineQueue: false };
+      this.publisher = new Redis(url, { ...single, connectionName: `${name}-pub` });
+      // Subscribed by hand on every `ready`, so that "up" means the SUBSCRIBE was confirmed.
+      this.subscriber = new Redis(url, { ...single, connectionName: `${name}-sub`, autoResubscribe: false });
+      this.subscriber.on('messageBuffer', this.onMessage);
+    }
 
     this.publisher.on('ready', () => this.update(false));
     this.publisher.on('close', () => this.update(true));
@@ -96,13 +154,12 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
       this.update(true);
     });
     this.subscriber.on('error', (err: Error) => this.onError(err));
-    this.subscriber.on('messageBuffer', this.onMessage);
-    this.pingTimer = setInterval(() => {
-      this.ping(this.publisher);
-      this.ping(this.subscriber);
-    }, PING_INTERVAL_MS);
+    this.pingTimer = setInterval(() => this.check(), PING_INTERVAL_MS);
     this.pingTimer.unref();
-    this.logger.log(`Connecting to ${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`);
+    const mode = this.cluster ? 'cluster seed nodes' : '';
+    this.logger.log(
+      `Connecting to ${mode}${mode && ' '}${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`,
+    );
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.started?.(), STARTUP_WAIT_MS);
       this.started = () => {
@@ -117,6 +174,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.started?.();
     this.state = 'closed';
     clearInterval(this.pingTimer);
+    this.flush();
     this.incoming.complete();
     // Ends the sockets after what is already written (the last publishes) and stops reconnecting.
     this.publisher.disconnect();
@@ -124,18 +182,24 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   }
 
   publish(event: BroadcastEvent): void {
-    if (this.publisher.status !== 'ready' || this.unconfirmed >= MAX_UNCONFIRMED_PUBLISHES) {
+    if (this.publisher.status !== 'ready' || this.unconfirmed + this.pending.length >= MAX_UNCONFIRMED_PUBLISHES) {
       this.counts.dropped++;
       this.exported.errors.inc();
       return;
     }
-    this.unconfirmed++;
-    this.publisher.publish(this.channel, this.codec.encode(event)).then(this.onPublished, this.onPublishFailed);
+    this.pending.push(event);
+    this.pendingBytes += event.frame.length;
+    if (this.pendingBytes >= MAX_MESSAGE_BYTES) return this.flush();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the I/O of this turn, so that every event accepted in it goes out in the same message.
+    setImmediate(this.flushNow);
   }
 
   status(): BackplaneStatus {
     return {
       mode: 'redis',
+      ...(this.cluster && { cluster: true }),
       up: this.isUp(),
       channel: this.channel,
       instance: this.codec.instanceId,
@@ -145,25 +209,50 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     };
   }
 
-  private readonly onPublished = (): void => {
-    this.unconfirmed--;
-    this.counts.published++;
-    this.exported.published.inc();
-  };
+  private readonly flushNow = (): void => this.flush();
 
-  private readonly onPublishFailed = (): void => {
-    this.unconfirmed--;
-    this.counts.dropped++;
-    this.exported.errors.inc();
-  };
+  private flush(): void {
+    this.flushScheduled = false;
+    const events = this.pending;
+    if (!events.length) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.publisher.status !== 'ready') return this.dropped(events.length);
+    this.unconfirmed += events.length;
+    this.send(this.codec.encode(events)).then(
+      () => {
+        this.unconfirmed -= events.length;
+        this.counts.published += events.length;
+        this.exported.published.inc(events.length);
+      },
+      () => {
+        this.unconfirmed -= events.length;
+        this.dropped(events.length);
+      },
+    );
+  }
+
+  private send(message: Buffer): Promise<unknown> {
+    return this.publisher instanceof Cluster
+      ? this.publisher.spublish(this.channel, message)
+      : this.publisher.publish(this.channel, message);
+  }
+
+  private dropped(n: number): void {
+    this.counts.dropped += n;
+    this.exported.errors.inc(n);
+  }
 
   private readonly onMessage = (_channel: Buffer, message: Buffer): void => {
-    if (this.codec.isOwn(message)) return;
-    const event = decodeMessage(message);
-    if (event) {
-      this.counts.received++;
-      this.exported.received.inc();
-      this.incoming.next(event);
+    if (this.codec.isOwn(message)) {
+      if (this.cluster) this.echoed();
+      return;
+    }
+    const events = decodeMessage(message);
+    if (events) {
+      this.counts.received += events.length;
+      this.exported.received.inc(events.length);
+      for (const event of events) this.incoming.next(event);
       return;
     }
     this.counts.ignored++;
@@ -179,9 +268,15 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   };
 
   private subscribe(): void {
-    this.subscriber.subscribe(this.channel).then(
+    const subscribed =
+      this.subscriber instanceof Cluster
+        ? this.subscriber.ssubscribe(this.channel)
+        : this.subscriber.subscribe(this.channel);
+    subscribed.then(
       () => {
         this.subscribed = true;
+        // In cluster mode, "up" waits for a message of this instance to come back.
+        if (this.cluster) this.probe();
         this.update(false);
       },
       // The connection went away meanwhile (the next `ready` subscribes again) or Redis refused (ACL).
@@ -190,6 +285,33 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
         this.update(true);
       },
     );
+  }
+
+  /** Every PING_INTERVAL_MS: a PING on each connection, or in cluster mode a probe round the channel. */
+  private check(): void {
+    if (!this.cluster) {
+      this.ping(this.publisher as Redis);
+      this.ping(this.subscriber as Redis);
+      return;
+    }
+    if (this.echoing && Date.now() - this.lastEchoAt > 2 * PING_INTERVAL_MS) {
+      this.echoing = false;
+      this.lastError = `no message of this instance came back within ${(2 * PING_INTERVAL_MS) / 1000} s`;
+      this.update(true);
+    }
+    if (Date.now() - this.lastEchoAt >= PING_INTERVAL_MS) this.probe();
+  }
+
+  /** A message of no event: it comes back to this instance alone that way (the others read it as nothing). */
+  private probe(): void {
+    if (this.publisher.status === 'ready') this.send(this.codec.encode([])).catch((err: Error) => this.onError(err));
+  }
+
+  private echoed(): void {
+    this.lastEchoAt = Date.now();
+    if (this.echoing) return;
+    this.echoing = true;
+    this.update(false);
   }
 
   private ping(connection: Redis): void {
@@ -216,7 +338,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   }
 
   private isUp(): boolean {
-    return this.publisher.status === 'ready' && this.subscribed;
+    return this.publisher.status === 'ready' && this.subscribed && (!this.cluster || this.echoing);
   }
 
   /** After a change of a connection; the first "up" or failure ends the start-up wait. */

@@ -2,22 +2,28 @@ import { randomBytes } from 'node:crypto';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /*
- * One event on the Redis channel, as bytes:
+ * The events an instance accepted in one event-loop turn, as one message on the Redis channel:
  *
- *     <version>:<origin>\n<header>\n<frame>
+ *     <version>:<origin>\n<header>\n<frame><header>\n<frame>...
  *
  * <version> one digit, the format version, FORMAT_VERSION for the messages written here; <origin> the 16-character
- * id of the instance that accepted the event, so that it can skip its own; <header> a JSON array
- * `["<event_name>","<session_id>", ...]` (null when absent), which the other instances' stream filters read
- * without parsing the event; <frame> the SSE frame exactly as the accepting instance serialized it.
+ * id of the instance that accepted the events, so that it can skip its own; then, for each event in the order it
+ * was accepted, <header> a JSON array `["<event_name>","<session_id>", ...]` (null when absent), which the other
+ * instances' stream filters read without parsing the event, and <frame> the SSE frame exactly as the accepting
+ * instance serialized it. A frame is one `data:` line and a blank line (its only line feeds are its last two), so
+ * entries follow each other without lengths. A message without entries is a probe: it tells its sender that the
+ * channel reaches it (cluster mode).
+ *
+ * Version 1 carried one event per message (`1:<origin>\n<header>\n<frame>`, a version 2 message of one entry):
+ * it is still read.
  *
  * The version rule (docs/scaling.md), so that a rolling upgrade loses no event: a build reads the previous
- * version, its own and the next, and a version may only add elements at the end of the header array, which
- * readers of the previous one ignore; origin, the first two header elements and the frame keep their meaning.
+ * version, its own and the next, and a version may only add elements at the end of the header arrays, which
+ * readers of the previous one ignore; origin, the first two header elements and the frames keep their meaning.
  * Whatever else changes takes a new channel (REDIS_CHANNEL), not a new version. Other versions are ignored.
  */
-export const FORMAT_VERSION = 1;
-/** The versions this build reads: the previous one (when there is one), its own and the next. */
+export const FORMAT_VERSION = 2;
+/** The versions this build reads: the previous one, its own and the next. */
 const READABLE_VERSIONS = new Set(
   [FORMAT_VERSION - 1, FORMAT_VERSION, FORMAT_VERSION + 1].filter((v) => v >= 1).map((v) => `${v}:`),
 );
@@ -35,22 +41,27 @@ export function newInstanceId(): string {
 
 /** Encodes this instance's events and recognizes them when Redis hands them back. */
 export class RedisMessageCodec {
-  private readonly prefix: string;
   private readonly prefixBytes: Buffer;
 
   constructor(readonly instanceId: string = newInstanceId()) {
     if (!/^[A-Za-z0-9_-]{16}$/.test(instanceId)) throw new Error('An instance id is 16 base64url characters');
-    this.prefix = `${FORMAT_VERSION}:${instanceId}\n`;
-    this.prefixBytes = Buffer.from(this.prefix, 'latin1');
+    this.prefixBytes = Buffer.from(`${FORMAT_VERSION}:${instanceId}\n`, 'latin1');
   }
 
-  /** The message for an event accepted here: one buffer, the frame copied once behind a short header. */
-  encode(event: BroadcastEvent): Buffer {
-    const head = `${this.prefix}${JSON.stringify([event.eventName ?? null, event.sessionId ?? null])}\n`;
-    const headLength = Buffer.byteLength(head);
-    const message = Buffer.allocUnsafe(headLength + event.frame.length);
-    message.write(head, 0, headLength, 'utf8');
-    event.frame.copy(message, headLength);
+  /**
+   * One message for the events accepted here in one turn, in their order (none: a probe). Each frame is copied
+   * once, behind its short header, into one buffer.
+   */
+  encode(events: readonly BroadcastEvent[]): Buffer {
+    const heads = events.map((e) => Buffer.from(`${JSON.stringify([e.eventName ?? null, e.sessionId ?? null])}\n`));
+    let length = this.prefixBytes.length;
+    for (let i = 0; i < events.length; i++) length += heads[i].length + events[i].frame.length;
+    const message = Buffer.allocUnsafe(length);
+    let at = this.prefixBytes.copy(message, 0);
+    for (let i = 0; i < events.length; i++) {
+      at += heads[i].copy(message, at);
+      at += events[i].frame.copy(message, at);
+    }
     return message;
   }
 
@@ -78,28 +89,40 @@ function isFrame(frame: Buffer): boolean {
 }
 
 /**
- * The event in a message from an instance of this version or the next, or undefined for anything else on the
- * channel (another format or version, a hand-typed PUBLISH): what reaches subscribers is always a well-formed frame.
- * The frame is a view of the message, not a copy.
+ * The events in a message from an instance of a readable version (an empty list for a probe), or undefined for
+ * anything else on the channel (another format or version, a hand-typed PUBLISH, one malformed entry): what
+ * reaches subscribers is always well-formed frames, and a message is taken whole or not at all.
+ * The frames are views of the message, not copies.
  */
-export function decodeMessage(message: Buffer): BroadcastEvent | undefined {
+export function decodeMessage(message: Buffer): BroadcastEvent[] | undefined {
   if (message.length < PREFIX_LENGTH || !READABLE_VERSIONS.has(message.toString('latin1', 0, VERSION_LENGTH))) {
     return undefined;
   }
   if (message[PREFIX_LENGTH - 1] !== LF) return undefined;
-  const headEnd = message.indexOf(LF, PREFIX_LENGTH);
-  if (headEnd < 0) return undefined;
-  let header: unknown;
-  try {
-    header = JSON.parse(message.toString('utf8', PREFIX_LENGTH, headEnd));
-  } catch {
-    return undefined;
+  const single = message[0] === 0x31; // version 1: exactly one entry
+  const events: BroadcastEvent[] = [];
+  let at = PREFIX_LENGTH;
+  while (at < message.length) {
+    const headEnd = message.indexOf(LF, at);
+    if (headEnd < 0) return undefined;
+    let header: unknown;
+    try {
+      header = JSON.parse(message.toString('utf8', at, headEnd));
+    } catch {
+      return undefined;
+    }
+    // Elements past the first two belong to a later version: ignored.
+    if (!Array.isArray(header) || header.length < 2) return undefined;
+    const [eventName, sessionId] = header as unknown[];
+    if (!isOptionalString(eventName) || !isOptionalString(sessionId)) return undefined;
+    // The frame's first line feed is the end of its data line; the blank line follows.
+    const lineEnd = message.indexOf(LF, headEnd + 1);
+    if (lineEnd < 0) return undefined;
+    const frame = message.subarray(headEnd + 1, lineEnd + 2);
+    if (!isFrame(frame)) return undefined;
+    events.push({ frame, eventName: eventName ?? undefined, sessionId: sessionId ?? undefined });
+    at = lineEnd + 2;
   }
-  // Elements past the first two belong to a later version: ignored.
-  if (!Array.isArray(header) || header.length < 2) return undefined;
-  const [eventName, sessionId] = header as unknown[];
-  if (!isOptionalString(eventName) || !isOptionalString(sessionId)) return undefined;
-  const frame = message.subarray(headEnd + 1);
-  if (!isFrame(frame)) return undefined;
-  return { frame, eventName: eventName ?? undefined, sessionId: sessionId ?? undefined };
+  if (single && events.length !== 1) return undefined;
+  return events;
 }

@@ -5,6 +5,7 @@ import { readBuildInfo } from '../common/build-info.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentHealth, DocumentLiveness, DocumentReadiness } from '../openapi/api-docs.decorators.js';
 import { BackplaneHealthIndicator } from './backplane.health.js';
+import { RssHealthIndicator } from './rss.health.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
 @Controller('health')
@@ -14,6 +15,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly memory: MemoryHealthIndicator,
+    private readonly rss: RssHealthIndicator,
     private readonly subscribers: SubscribersHealthIndicator,
     private readonly backplane: BackplaneHealthIndicator,
     private readonly indicators: HealthIndicatorService,
@@ -28,6 +30,7 @@ export class HealthController {
   check() {
     return this.health.check([
       () => this.memory.checkHeap('memory_heap', this.config.healthMaxHeapMb * 1024 * 1024),
+      () => this.rss.check(),
       () => this.subscribers.check(),
       () => this.backplane.check(),
       // Always up: tells which version and commit answer.

@@ -28,14 +28,23 @@ export interface RunningApp {
  * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
  * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
  * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it). `providers` join the
- * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix).
+ * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix);
+ * `memoryLimitBytes` plays the container's memory limit (main.ts reads the cgroup's).
  */
 export async function startApp(
   env: Record<string, string> = {},
-  options: { logger?: LoggerService; providers?: Provider[]; beforeInit?: (app: INestApplication) => void } = {},
+  options: {
+    logger?: LoggerService;
+    providers?: Provider[];
+    beforeInit?: (app: INestApplication) => void;
+    memoryLimitBytes?: number;
+  } = {},
 ): Promise<RunningApp> {
   // The heap /health checks is jest's, shared by every test file of a run: its limit is raised unless a test sets it.
-  const config = loadConfig({ HEALTH_MAX_HEAP_MB: '65536', ...env, PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig(
+    { HEALTH_MAX_HEAP_MB: '65536', ...env, PORT: '0', HOST: '127.0.0.1' },
+    { memoryLimitBytes: options.memoryLimitBytes },
+  );
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot(config, { logDestination: logs })],
     providers: options.providers ?? [],
