@@ -193,6 +193,37 @@ describe('SseHub', () => {
     expect(hub.stats()).toMatchObject({ subscribers: 5 });
   });
 
+  it('finds the filters of several sessions, and forgets those whose subscribers left', async () => {
+    const both = attach({ session_id: 's1,s2' });
+    const s2 = attach({ session_id: 's2' });
+    const s2Too = attach({ session_id: 's2' });
+    const s2Errors = attach({ session_id: 's2', event_name: 'ERROR' });
+    const events = [named('START', 's1'), named('ERROR', 's2'), named('START', 's3')];
+    for (const e of events) bus.publish(e);
+    await flushed();
+    const text = (list: typeof events) => list.map((e) => e.frame.toString()).join('');
+    expect(both.writes).toEqual([text([events[0], events[1]])]);
+    expect(s2.writes).toEqual([text([events[1]])]);
+    expect(s2Too.writes).toEqual(s2.writes);
+    expect(s2Errors.writes).toEqual(s2.writes);
+
+    // One subscriber of s2 is cut off and another joins: the others still get its events, the newcomer too.
+    s2Too.unsent = 4096;
+    bus.publish(named('ERROR', 's2'));
+    await flushed();
+    expect(s2Too.destroyed).toBe(true);
+    const later = attach({ session_id: 's2' });
+    for (const res of [both, s2, s2Errors, later]) res.writes = [];
+    bus.publish(named('STOP', 's2'));
+    bus.publish(named('STOP', 's1'));
+    await flushed();
+    expect(both.writes).toHaveLength(1);
+    expect(s2.writes).toEqual([named('STOP', 's2').frame.toString()]);
+    expect(later.writes).toEqual(s2.writes);
+    expect(s2Errors.writes).toEqual([]);
+    expect(hub.stats()).toMatchObject({ subscribers: 4, disconnected: { slow: 1 } });
+  });
+
   it('keeps a filtered stream alive while others receive broadcasts, and cuts it off when it does not read', async () => {
     await startHub({ SSE_HEARTBEAT_MS: '40' });
     const all = attach();

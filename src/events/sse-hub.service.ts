@@ -31,9 +31,19 @@ export const SLOW_READER_WINDOW_MS = 10_000;
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
 export const MAX_BACKLOG_EVENTS = 32;
 
+/** The filtered subscribers with equal filters (same key): a turn's matching frames are found once for them all. */
+interface FilterGroup {
+  readonly filter: StreamFilter;
+  readonly members: Set<FilteredSubscriber>;
+}
+
 /** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
 const MIN_FLUSH_GAP_MS = 1;
 const MAX_FLUSH_GAP_MS = 20;
+
+function isFiltered(subscriber: Subscriber): subscriber is FilteredSubscriber {
+  return subscriber.filter !== undefined;
+}
 
 /**
  * Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address
@@ -51,13 +61,19 @@ function streamClient(res: ServerResponse, anonymize: boolean): { reqId?: unknow
  * bytes stay above SSE_MAX_BUFFER_BYTES without shrinking, or pass MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, is
  * cut off, so nobody waits for it and memory stays bounded (see fallenBehind()).
  * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
- * of the turn's matching frames, built once per distinct filter.
+ * of the turn's matching frames, built once per distinct filter. Filters are indexed by session id, so that a turn
+ * looks only at the filters its events can match: with thousands of subscribers each following one session, a
+ * turn costs (and allocates) in proportion to its events, not to the subscribers.
  */
 @Injectable()
 export class SseHub implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SseHub.name);
   private readonly subscribers = new Set<Subscriber>();
   private readonly filtered = new Set<FilteredSubscriber>();
+  /** The filtered subscribers by filter key; the groups by each session id they take, and those that take any. */
+  private readonly groups = new Map<string, FilterGroup>();
+  private readonly groupsBySession = new Map<string, Set<FilterGroup>>();
+  private readonly groupsOfAnySession = new Set<FilterGroup>();
   private pending: BroadcastEvent[] = [];
   private flushScheduled = false;
   private lastFlushEnd = 0;
@@ -120,8 +136,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       const connection = SseConnection.open(res);
       if (!connection) return;
       const subscriber: Subscriber = { connection, filter, backlogSince: 0, backlogBytes: 0 };
-      const set: Set<Subscriber> = filter ? this.filtered : this.subscribers;
-      set.add(subscriber);
+      this.add(subscriber);
       this.logger.log({
         msg: 'subscriber connected',
         ...streamClient(res, this.config.anonymizeUserIp),
@@ -130,7 +145,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
         subscribers: this.size,
       });
       return () => {
-        if (set.delete(subscriber)) this.disconnected(subscriber, 'client');
+        if (this.remove(subscriber)) this.disconnected(subscriber, 'client');
       };
     });
   }
@@ -141,11 +156,50 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (this.pending.length) this.flush();
     for (const set of [this.subscribers, this.filtered]) {
       for (const subscriber of set) {
-        set.delete(subscriber);
+        this.remove(subscriber);
         this.disconnected(subscriber, 'shutdown');
         subscriber.connection.end();
       }
     }
+  }
+
+  private add(subscriber: Subscriber): void {
+    if (!isFiltered(subscriber)) {
+      this.subscribers.add(subscriber);
+      return;
+    }
+    this.filtered.add(subscriber);
+    const { filter } = subscriber;
+    let group = this.groups.get(filter.key);
+    if (!group) {
+      group = { filter, members: new Set() };
+      this.groups.set(filter.key, group);
+      if (!filter.sessionIds) this.groupsOfAnySession.add(group);
+      for (const sessionId of filter.sessionIds ?? []) {
+        let groups = this.groupsBySession.get(sessionId);
+        if (!groups) this.groupsBySession.set(sessionId, (groups = new Set()));
+        groups.add(group);
+      }
+    }
+    group.members.add(subscriber);
+  }
+
+  /** Removes a subscriber from the hub; false when it was not there (already removed). */
+  private remove(subscriber: Subscriber): boolean {
+    if (!isFiltered(subscriber)) return this.subscribers.delete(subscriber);
+    if (!this.filtered.delete(subscriber)) return false;
+    const { filter } = subscriber;
+    const group = this.groups.get(filter.key);
+    if (group?.members.delete(subscriber) && group.members.size === 0) {
+      this.groups.delete(filter.key);
+      this.groupsOfAnySession.delete(group);
+      for (const sessionId of filter.sessionIds ?? []) {
+        const groups = this.groupsBySession.get(sessionId);
+        groups?.delete(group);
+        if (groups?.size === 0) this.groupsBySession.delete(sessionId);
+      }
+    }
+    return true;
   }
 
   /** Bookkeeping of a subscriber already removed from the set: counters and the access log line. */
@@ -245,27 +299,26 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
 
   /** Each filtered subscriber gets the turn's frames that match its filter, if any. */
   private writeFiltered(pending: BroadcastEvent[], now: number): void {
-    // What each distinct filter gets this turn: its chunk and how many frames are in it (none: null).
-    const chunks = new Map<string, { chunk: WireChunk; frames: number } | null>();
+    // The filters this turn's events can match: those of their session ids, and those of any session.
+    const candidates = new Set(this.groupsOfAnySession);
+    for (const event of pending) {
+      const groups = event.sessionId === undefined ? undefined : this.groupsBySession.get(event.sessionId);
+      if (groups) for (const group of groups) candidates.add(group);
+    }
     let delivered = 0;
-    for (const subscriber of this.filtered) {
-      const { filter } = subscriber;
-      let turn = chunks.get(filter.key);
-      if (turn === undefined) {
-        const frames = pending.filter((event) => matchesFilter(filter, event)).map((event) => event.frame);
-        turn = frames.length
-          ? { chunk: wireChunk(frames.length === 1 ? frames[0] : Buffer.concat(frames)), frames: frames.length }
-          : null;
-        chunks.set(filter.key, turn);
-      }
-      if (turn === null) continue;
-      if (this.send(subscriber, turn.chunk, now)) delivered += turn.frames;
+    for (const { filter, members } of candidates) {
+      const frames: Buffer[] = [];
+      for (const event of pending) if (matchesFilter(filter, event)) frames.push(event.frame);
+      if (!frames.length) continue;
+      const chunk = wireChunk(frames.length === 1 ? frames[0] : Buffer.concat(frames));
+      // A member cut off meanwhile leaves the set: a Set's iteration skips it.
+      for (const subscriber of members) if (this.send(subscriber, chunk, now)) delivered += frames.length;
     }
     if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
   }
 
   private cutOff(subscriber: Subscriber): void {
-    (subscriber.filter ? this.filtered : this.subscribers).delete(subscriber);
+    this.remove(subscriber);
     this.disconnected(subscriber, 'slow');
     subscriber.connection.destroy();
   }
