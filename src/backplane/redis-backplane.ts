@@ -124,10 +124,13 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
         clusterRetryStrategy: reconnectDelay,
         // Nothing waits for Redis: an event that cannot be published now is dropped, not buffered.
         enableOfflineQueue: false,
-        // A publish redirected or retried for long would arrive late: a few tries, then it is dropped.
+        // A publish Redis refused with MOVED or ASK (it did not run it) follows the slot at once, 3 times at most.
+        // One cut off by a lost connection (it may have run) or refused while the cluster is down is dropped,
+        // not sent again: late or twice is worse than not shared.
         maxRedirections: 3,
-        retryDelayOnClusterDown: 100,
-        retryDelayOnTryAgain: 100,
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 0,
+        retryDelayOnTryAgain: 0,
         slotsRefreshTimeout: 2000,
         shardedSubscribers: sharded,
         // Managed clusters with TLS announce host names their certificates name: connect to them as given.
