@@ -215,7 +215,12 @@ const HealthResponses = () =>
   );
 
 export const DocumentHealth = () =>
-  applyDecorators(ApiOperation({ summary: 'Every check: heap use and subscribers' }), HealthResponses());
+  applyDecorators(
+    ApiOperation({
+      summary: 'Every check: heap use, resident memory against the container limit, subscribers, backplane',
+    }),
+    HealthResponses(),
+  );
 export const DocumentLiveness = () =>
   applyDecorators(ApiOperation({ summary: 'Liveness: the process answers' }), HealthResponses());
 export const DocumentReadiness = () =>
