@@ -1,25 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { json, postEvent, request } from './support/http.js';
 import { waitUntil } from './support/wait-until.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { describeWithRedis } from './support/redis-server.js';
-import { SseClient } from './support/sse-client.js';
-
-interface Health {
-  status: string;
-  details: { backplane: Record<string, unknown> & { status: string } };
-}
-
-interface Numbered {
-  origin: string;
-  n: number;
-}
-
-async function health(app: RunningApp): Promise<{ status: number; body: Health }> {
-  const res = await request(`${app.url}/health`);
-  return { status: res.status, body: json(res) as unknown as Health };
-}
+import { health, post, range, reader, settle, type Numbered } from './support/backplane.js';
+import type { SseClient } from './support/sse-client.js';
 
 const backplaneIs = (app: RunningApp, status: 'up' | 'down', timeoutMs: number) =>
   waitUntil(
@@ -28,26 +13,12 @@ const backplaneIs = (app: RunningApp, status: 'up' | 'down', timeoutMs: number) 
     `the backplane of ${app.url} ${status}`,
   );
 
-async function reader(app: RunningApp): Promise<SseClient> {
-  const client = await new SseClient(`${app.url}/events`).connect();
-  await client.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  return client;
-}
-
-async function post(app: RunningApp, event: object): Promise<void> {
-  const res = await postEvent(app.url, event);
-  if (res.status !== 204) throw new Error(`POST to ${app.url} answered ${res.status} ${res.body}`);
-}
-
 /** The numbered events of `tag` a reader got, by origin, in the order received. */
 function byOrigin(client: SseClient, tag: string): Record<string, number[]> {
   const result: Record<string, number[]> = {};
   for (const e of client.json<Numbered & { tag?: string }>()) if (e.tag === tag) (result[e.origin] ??= []).push(e.n);
   return result;
 }
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const settle = () => new Promise((r) => setTimeout(r, 300));
 
 /** Posts `count` numbered events of `tag`, alternating between the two instances, one at a time. */
 async function postRound(a: RunningApp, b: RunningApp, tag: string, count: number): Promise<void> {

@@ -3,42 +3,17 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { buildFrame } from '../src/events/ingest.js';
 import { FORMAT_VERSION, RedisMessageCodec } from '../src/backplane/redis-message.js';
-import { json, postEvent, request } from './support/http.js';
+import { postEvent, request } from './support/http.js';
 import { sample, scrape } from './support/metrics.js';
 import { waitUntil } from './support/wait-until.js';
 import { logs } from './support/log-capture.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
-
-interface Health {
-  status: string;
-  details: { backplane: Record<string, unknown> & { status: string } };
-}
-
-interface Numbered {
-  origin: string;
-  n: number;
-}
-
-async function health(app: RunningApp): Promise<{ status: number; body: Health }> {
-  const res = await request(`${app.url}/health`);
-  return { status: res.status, body: json(res) as unknown as Health };
-}
+import { health, post, range, reader, settle, type Numbered } from './support/backplane.js';
 
 async function backplaneUp(app: RunningApp): Promise<void> {
   await waitUntil(async () => (await health(app)).status === 200, 10_000, `the backplane of ${app.url}`);
-}
-
-async function reader(app: RunningApp): Promise<SseClient> {
-  const client = await new SseClient(`${app.url}/events`).connect();
-  await client.waitFor((c) => c.comments > 0, 2000, 'the greeting');
-  return client;
-}
-
-async function post(app: RunningApp, event: object): Promise<void> {
-  const res = await postEvent(app.url, event);
-  if (res.status !== 204) throw new Error(`POST to ${app.url} answered ${res.status} ${res.body}`);
 }
 
 /** The numbered events a reader got, by origin, in the order received. */
@@ -47,9 +22,6 @@ function byOrigin(client: SseClient): Record<string, number[]> {
   for (const { origin, n } of client.json<Numbered>()) (result[origin] ??= []).push(n);
   return result;
 }
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const settle = () => new Promise((r) => setTimeout(r, 300));
 
 /** Collects the log lines of the backplane (every app in this process logs here). */
 class BackplaneLog {

@@ -1,17 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.js';
+import { spawnRedisServer } from './redis-server.js';
 
-const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
 const REDIS_CLI = process.env.REDIS_CLI_BIN || 'redis-cli';
-
-const running = new Set<ChildProcess>();
-// A failed test must not leave servers behind.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 /** One node of the cluster: a redis-server in cluster mode, its node table in its own folder. */
 class ClusterNode {
@@ -36,32 +30,8 @@ class ClusterNode {
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', path.join(this.dir, 'nodes.conf'));
     // Failures are noticed within 2 s instead of 15: the specs kill a node and wait for the cluster to see it.
     args.push('--cluster-node-timeout', '2000', '--dir', this.dir);
-    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    return new Promise((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(() => fail('not ready after 10 s'), 10_000);
-      const fail = (why: string) => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(new Error(`redis-server (cluster node) on port ${this.port}: ${why}\n${output}`));
-      };
-      child.once('error', (err) => fail(err.message));
-      child.once('exit', (code, signal) => fail(`exited (${code ?? signal})`));
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (!output.includes('Ready to accept connections')) return;
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        child.once('exit', () => running.delete(child));
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve();
-      });
+    return spawnRedisServer(args, `redis-server (cluster node) on port ${this.port}`).then((child) => {
+      this.child = child;
     });
   }
 

@@ -42,6 +42,39 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/**
+ * Starts `redis-server` with `args` and resolves once it accepts connections (10 s at most); killed when this
+ * process exits. `what` names it in errors.
+ */
+export function spawnRedisServer(args: string[], what: string): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => fail('not ready after 10 s'), 10_000);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${what}: ${why}\n${output}`));
+    };
+    child.once('error', (err) => fail(err.message));
+    child.once('exit', (code, signal) => fail(`exited (${code ?? signal})`));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('Ready to accept connections')) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.once('exit', () => running.delete(child));
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      child.stderr?.resume();
+      resolve(child);
+    });
+  });
+}
+
 export interface RedisServerOptions {
   /** A fixed port; a free one by default. */
   port?: number;
@@ -125,32 +158,8 @@ export class RedisServer {
       args.push('--port', String(this.port));
     }
     if (password) args.push('--requirepass', password);
-    const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    running.add(child);
-    child.once('exit', () => running.delete(child));
-    return new Promise((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(() => fail('not ready after 10 s'), 10_000);
-      const fail = (why: string) => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(new Error(`redis-server on port ${this.port}: ${why}\n${output}`));
-      };
-      child.once('error', (err) => fail(err.message));
-      child.once('exit', (code, signal) => fail(`exited (${code ?? signal})`));
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (!output.includes('Ready to accept connections')) return;
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        child.once('exit', () => running.delete(child));
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve();
-      });
+    return spawnRedisServer(args, `redis-server on port ${this.port}`).then((child) => {
+      this.child = child;
     });
   }
 }
