@@ -22,8 +22,10 @@ export class EventBus implements OnModuleInit, OnModuleDestroy {
   }
 
   publish(event: BroadcastEvent): void {
-    this.events.next(event);
+    // The backplane first: both send at the end of the turn, in this order, so that the other instances' copy
+    // leaves before this instance's own writes to its subscribers, not after them.
     this.backplane.publish(event);
+    this.events.next(event);
   }
 
   onModuleDestroy(): void {
