@@ -97,7 +97,7 @@ function decodes(part: string): boolean {
   }
 }
 
-/** The URL with its password (and, with `hideUser`, its user name) replaced, for logs and status pages; a comma-separated list URL by URL. */
+/** The URL with its password, its query values (and, with `hideUser`, its user name) replaced, for logs and status pages; a comma-separated list URL by URL. */
 export function redactUrl(value: string, hideUser = false): string {
   if (value.includes(','))
     return splitUrls(value)
@@ -107,7 +107,9 @@ export function redactUrl(value: string, hideUser = false): string {
     const url = new URL(value);
     if (url.password) url.password = '***';
     if (hideUser && url.username) url.username = '***';
-    return url.toString();
+    // ioredis also reads options from the query string, `?password=` among them: no value of it is shown.
+    for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, '***');
+    return url.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
     return '***';
   }

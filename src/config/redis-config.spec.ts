@@ -52,6 +52,13 @@ describe('Redis configuration', () => {
     );
   });
 
+  it('does not echo a password given in the query string, which ioredis reads too', () => {
+    const config = loadConfig({ REDIS_URL: 'redis://cache:6379/0?password=hunter2&family=6' });
+    expect(JSON.stringify(config)).toContain('"redisUrl":"redis://cache:6379/0?password=***&family=***"');
+    expect(redactUrl('redis://a:6379?password=hunter2,redis://b:6379?password=hunter2')).not.toContain('hunter2');
+    expect(() => loadConfig({ REDIS_URL: 'redis://:x%y@cache?password=hunter2' })).not.toThrow(/hunter2/);
+  });
+
   it('refuses a channel name longer than 256 characters', () => {
     expect(() => loadConfig({ REDIS_CHANNEL: 'x'.repeat(257) })).toThrow(/REDIS_CHANNEL/);
   });
