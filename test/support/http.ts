@@ -6,10 +6,20 @@ export interface HttpResult {
   body: string;
 }
 
-/** One HTTP request with a fresh connection; resolves with the whole answer. */
+/** Reads a whole answer into an HttpResult. */
+function collect(res: http.IncomingMessage, resolve: (result: HttpResult) => void, reject: (err: Error) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () =>
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+  );
+  res.on('error', reject);
+}
+
+/** One HTTP request, on a fresh connection unless `agent` is given; resolves with the whole answer. */
 export function request(
   url: string,
-  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer } = {},
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer; agent?: http.Agent } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     // An explicit length: node:http sends a DELETE body neither chunked nor with a length otherwise.
@@ -17,14 +27,9 @@ export function request(
       options.body === undefined
         ? options.headers
         : { 'content-length': Buffer.byteLength(options.body), ...options.headers };
-    const req = http.request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
+    const req = http.request(url, { method: options.method ?? 'GET', headers, agent: options.agent ?? false }, (res) =>
+      collect(res, resolve, reject),
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -46,20 +51,8 @@ export function json(result: HttpResult): Record<string, unknown> {
 
 /** POSTs an event on `agent`'s connections (a keep-alive agent reuses them, as a proxy's pool does). */
 export function postOn(agent: http.Agent, baseUrl: string, event: object): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify(event);
-    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const req = http.request(`${baseUrl}/api/events`, { method: 'POST', headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const headers = { 'content-type': 'application/json' };
+  return request(`${baseUrl}/api/events`, { method: 'POST', headers, body: JSON.stringify(event), agent });
 }
 
 /**
@@ -75,14 +68,7 @@ export function startPost(baseUrl: string, event: object): { finish: () => Promi
     agent: false,
   });
   const answer = new Promise<HttpResult>((resolve, reject) => {
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
+    req.on('response', (res) => collect(res, resolve, reject));
     req.on('error', reject);
   });
   req.flushHeaders();
