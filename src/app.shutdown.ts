@@ -15,7 +15,8 @@ const IDLE_SWEEP_MS = 100;
  * 1. drain, SHUTDOWN_DRAIN_MS: readiness answers 503, everything else is still served, every response with
  *    `Connection: close`; load balancers take the instance out meanwhile;
  * 2. close: the listener closes (a proxy's new connections are refused, so it retries them elsewhere), idle
- *    connections close; once the requests in flight are answered, streams end (clients reconnect elsewhere);
+ *    connections close; once every connection other than the streams' has closed (no request can arrive any more), streams end
+ *    (clients reconnect elsewhere);
  * 3. once every connection is closed, the application closes (event bus, backplane) and the process exits 0;
  *    after SHUTDOWN_TIMEOUT_MS in step 2 or 3, it exits 1.
  *
@@ -45,8 +46,10 @@ export function shutDownOnSignals(app: INestApplication, config: AppConfig): voi
     // Every response since the drain closes its connection; this catches one whose headers had left before.
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     sweep.unref();
-    await state.requestsAnswered();
-    app.get(SseHub).endAll();
+    const hub = app.get(SseHub);
+    // Not just the requests in flight: a connection accepted before the listener closed may still bring one.
+    while (!state.onlyStreamsLeft(hub.streamSockets())) await new Promise((resolve) => setTimeout(resolve, 10));
+    hub.endAll();
     await closed;
     clearInterval(sweep);
     await app.close();

@@ -126,6 +126,37 @@ describe('shutdown of the service as a process', () => {
     expect(Date.now() - again).toBeLessThan(3000);
     expect(app.output()).toMatch(/SIGTERM again: skipping the rest of the drain/);
   }, 20_000);
+  it('gives no 204 for an event that reaches no stream, with 20 keep-alive clients posting across the close', async () => {
+    const { app, url } = await start({ SHUTDOWN_DRAIN_MS: '500', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const reader = await new SseClient(`${url}/events`).connect();
+    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    const accepted: number[] = [];
+    let next = 0;
+    let stopped = false;
+    void app.exited.then(() => (stopped = true));
+    const client = async () => {
+      while (!stopped) {
+        const n = next++;
+        const status = await postOn(agent, url, { n }).then(
+          (res) => res.status,
+          () => 0,
+        );
+        if (status === 204) accepted.push(n);
+        else if (status === 0) await sleep(10);
+      }
+    };
+    const clients = Array.from({ length: 20 }, client);
+    await sleep(300);
+    app.child.kill('SIGTERM');
+    expect(await app.exited).toBe(0);
+    await Promise.all(clients);
+    agent.destroy();
+    const seen = new Set(reader.json().map((event) => event.n));
+    // Accepted up to the end, and each of them written to the stream before it ended.
+    expect(accepted.length).toBeGreaterThan(100);
+    expect(accepted.filter((n) => !seen.has(n))).toEqual([]);
+  }, 20_000);
 });
 
 describeWithRedis('shutdown with the Redis backplane', () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Injectable } from '@nestjs/common';
 
 /**
@@ -26,7 +27,8 @@ export class ShutdownState {
   private current: ShutdownPhase = 'serving';
   /** Responses not yet finished, other than streams. */
   private readonly inFlight = new Set<ServerResponse>();
-  private answered?: () => void;
+  /** Every open connection of the server, streams' included. */
+  private readonly connections = new Set<Socket>();
 
   get phase(): ShutdownPhase {
     return this.current;
@@ -47,14 +49,15 @@ export class ShutdownState {
    * goes first.
    */
   watch(server: Server): void {
+    server.on('connection', (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
+    });
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.isShuttingDown) res.setHeader('Connection', 'close');
       if (isStream(req)) return;
       this.inFlight.add(res);
-      res.once('close', () => {
-        this.inFlight.delete(res);
-        if (this.inFlight.size === 0) this.answered?.();
-      });
+      res.once('close', () => this.inFlight.delete(res));
     });
   }
 
@@ -70,16 +73,13 @@ export class ShutdownState {
     this.current = 'closing';
   }
 
-  /** Resolves once every request in flight, other than streams, has been answered (or its client has gone). */
-  requestsAnswered(): Promise<void> {
-    if (this.inFlight.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const previous = this.answered;
-      this.answered = () => {
-        this.answered = undefined;
-        previous?.();
-        resolve();
-      };
-    });
+  /**
+   * Whether no request can arrive any more: every connection still open is an open stream's (`streams`). Once
+   * the listener is closed, a connection that is not a stream's may still carry a request (one accepted just
+   * before, or in flight): until it has closed, a 204 could be given for an event after the streams ended.
+   */
+  onlyStreamsLeft(streams: ReadonlySet<unknown>): boolean {
+    for (const socket of this.connections) if (!streams.has(socket)) return false;
+    return true;
   }
 }

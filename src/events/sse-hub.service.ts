@@ -111,6 +111,13 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return this.subscribers.size + this.filtered.size;
   }
 
+  /** The sockets of the open streams (for the shutdown: every other connection may still carry a POST). */
+  streamSockets(): Set<unknown> {
+    const sockets = new Set<unknown>();
+    for (const set of [this.subscribers, this.filtered]) for (const s of set) sockets.add(s.connection.res.socket);
+    return sockets;
+  }
+
   get isFull(): boolean {
     return this.size >= this.config.maxSubscribers;
   }
