@@ -221,16 +221,18 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.pending = [];
     this.pendingBytes = 0;
     if (this.publisher.status !== 'ready') return this.dropped(events.length);
-    this.unconfirmed += events.length;
+    const count = events.length;
+    this.unconfirmed += count;
+    // Only the count waits for Redis's answer, not the events.
     this.send(this.codec.encode(events)).then(
       () => {
-        this.unconfirmed -= events.length;
-        this.counts.published += events.length;
-        this.exported.published.inc(events.length);
+        this.unconfirmed -= count;
+        this.counts.published += count;
+        this.exported.published.inc(count);
       },
       () => {
-        this.unconfirmed -= events.length;
-        this.dropped(events.length);
+        this.unconfirmed -= count;
+        this.dropped(count);
       },
     );
   }
