@@ -25,7 +25,8 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
                 br with a 16 MiB window) at once: RSS peak and 5 s later, normal POST latency meanwhile (not in the
                 default list)
   backplane     the ingest scenario on a server without a backplane, then on one with REDIS_URL set to a
-                redis-server started on a free port: both sides, their ratio, PUBLISH count and redis-server CPU
+                redis-server started on a free port: both sides, their ratio, PUBLISH count and redis-server CPU;
+                --backplane-rounds N alternates the two sides N times and gives every round's ratio and the median
   idle-flow     --flow-subs subscribers (each following one session) while --flow-rate events/s flow to them
                 for --flow-seconds: RSS at start, connected, peak (sampled every 100 ms), after they left
   (backplane and idle-flow start their own servers: not with --url or --reuse-server)
@@ -50,6 +51,7 @@ Run length
   --idle-subs N           idle: subscribers (5000)             --idle-cycles N  idle: connect/disconnect cycles (3)
   --paused-events N       paused: POSTs (20000)                --paused-readers N  paused: readers that read (10)
   --bomb-parallel N       bomb: bombs at once per encoding (200)
+  --backplane-rounds N    backplane: rounds of without / with (1)
   --reader-threads N      worker threads holding the fanout readers (1)
   --flow-subs N           idle-flow: subscribers (10000)       --flow-rate N    idle-flow: events per second (1000)
   --flow-seconds S        idle-flow: seconds of events (20)
@@ -77,6 +79,7 @@ const opt = parseCommandLine('bench', HELP, {
   'paused-readers': { type: 'string' },
   'reader-threads': { type: 'string' },
   'bomb-parallel': { type: 'string' },
+  'backplane-rounds': { type: 'string' },
   'flow-subs': { type: 'string' },
   'flow-rate': { type: 'string' },
   'flow-seconds': { type: 'string' },
@@ -116,6 +119,7 @@ const settings = {
   pausedReaders: int('paused-readers', 10),
   readerThreads: int('reader-threads', 1),
   bombParallel: int('bomb-parallel', 200),
+  backplaneRounds: int('backplane-rounds', 1),
   flowSubs: int('flow-subs', opt.quick ? 2000 : 10_000),
   flowRate: int('flow-rate', 1000),
   flowSeconds: int('flow-seconds', opt.quick ? 5 : 20),

@@ -9,74 +9,92 @@ import { SseReader } from './sse-reader.mjs';
 import { CpuMeter, RssSampler, log, nowMs, round, rssKb, sleep } from './util.mjs';
 
 const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
-const pct = (a, b) => (a && b ? `${round((100 * a) / b, 1)}%` : 'n/a');
+const round1 = (x) => round(x, 1);
+
+/** The median of numbers (the mean of the middle two for an even count). */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 /**
  * The same ingest (autocannon, 0 and --ingest-subs subscribers) on a server without a backplane, then on a fresh
  * one with REDIS_URL set to a redis-server started here; rows give each side and the ratio, redis-server's CPU
- * and the commands it served.
+ * and the commands it served. With --backplane-rounds N, the two sides alternate N times, so that a disturbance of
+ * the machine (or a run that its garbage collector makes slow) shows as one round out of line rather than as the
+ * result: every round's ratio is given, and their median.
  */
 export async function backplane({ settings, startServer }) {
-  const result = {};
+  const rounds = [];
   const rows = [];
-  const sides = {};
   const redis = await startRedis();
   try {
-    for (const side of ['without', 'with']) {
-      const env = side === 'with' ? { REDIS_URL: redis.url, REDIS_CHANNEL: `bench:${process.pid}` } : {};
-      const server = await startServer(env);
-      try {
-        log(`[backplane] ${side} Redis`);
-        redis.resetStats();
-        const redisCpu0 = redis.cpuSeconds();
-        const t0 = nowMs();
-        const { result: r } = await ingest({ server, settings });
-        const wallS = (nowMs() - t0) / 1000;
-        r.redis_server_cpu_pct = round((100 * (redis.cpuSeconds() - redisCpu0)) / wallS, 1);
-        r.redis_commands = redis.commandStats();
-        sides[side] = r;
-      } finally {
-        await server.stop();
+    for (let n = 1; n <= Math.max(1, settings.backplaneRounds ?? 1); n++) {
+      const sides = {};
+      for (const side of ['without', 'with']) {
+        const env = side === 'with' ? { REDIS_URL: redis.url, REDIS_CHANNEL: `bench:${process.pid}` } : {};
+        const server = await startServer(env);
+        try {
+          log(`[backplane] round ${n}, ${side} Redis`);
+          redis.resetStats();
+          const redisCpu0 = redis.cpuSeconds();
+          const t0 = nowMs();
+          const { result: r } = await ingest({ server, settings });
+          const wallS = (nowMs() - t0) / 1000;
+          r.redis_server_cpu_pct = round1((100 * (redis.cpuSeconds() - redisCpu0)) / wallS);
+          r.redis_commands = redis.commandStats();
+          sides[side] = r;
+        } finally {
+          await server.stop();
+        }
       }
+      rounds.push(sides);
     }
   } finally {
     await redis.stop();
   }
-  result.without = sides.without;
-  result.with = sides.with;
-  for (const phase of Object.keys(sides.without.phases)) {
-    const a = sides.without.phases[phase];
-    const b = sides.with.phases[phase];
+  const result = rounds.length === 1 ? { ...rounds[0] } : { rounds };
+  // On a shared machine the server may get less than a core: requests per CPU-second of the server compare the
+  // work per request, whatever the CPU it got.
+  const perCpu = (p) => (p.server_cpu_pct ? (100 * p.req_per_s) / p.server_cpu_pct : null);
+  const ratios = (f) => rounds.map((s) => s.with.phases).map((b, i) => [f(rounds[i].without.phases), f(b)]);
+  const shares = (list) => {
+    const values = list.filter(([a, b]) => a && b).map(([a, b]) => (100 * b) / a);
+    if (!values.length) return 'n/a';
+    const each = values.map((v) => `${round1(v)}%`).join(', ');
+    return values.length === 1 ? each : `${each} (median ${round1(median(values))}%)`;
+  };
+  for (const phase of Object.keys(rounds[0].without.phases)) {
+    const sidesOf = (f) => rounds.map((s) => `${f(s.without.phases[phase])} / ${f(s.with.phases[phase])}`).join(', ');
     rows.push(
-      [`${phase} subscribers: req/s without / with Redis`, `${Math.round(a.req_per_s)} / ${Math.round(b.req_per_s)}`],
-      [`${phase} subscribers: with Redis, share of without`, pct(b.req_per_s, a.req_per_s)],
-      [`${phase} subscribers: latency p99 without / with`, `${a.latency_ms.p99} / ${b.latency_ms.p99} ms`],
+      [`${phase} subscribers: req/s without / with Redis`, sidesOf((p) => Math.round(p.req_per_s))],
+      [`${phase} subscribers: with Redis, share of without`, shares(ratios((ps) => ps[phase].req_per_s))],
+      [`${phase} subscribers: latency p99 without / with`, `${sidesOf((p) => p.latency_ms.p99)} ms`],
     );
-    // On a shared machine the server may get less than a core: requests per CPU-second of the server compare the
-    // work per request, whatever the CPU it got.
-    const perCpu = (p) => (p.server_cpu_pct ? (100 * p.req_per_s) / p.server_cpu_pct : null);
-    if (perCpu(a) && perCpu(b)) {
+    if (rounds.every((s) => perCpu(s.without.phases[phase]) && perCpu(s.with.phases[phase]))) {
       rows.push([
-        `${phase} subscribers: requests per server CPU-second without / with`,
-        `${Math.round(perCpu(a))} / ${Math.round(perCpu(b))} (${pct(perCpu(b), perCpu(a))})`,
+        `${phase} subscribers: requests per server CPU-second, with Redis share of without`,
+        shares(ratios((ps) => perCpu(ps[phase]))),
       ]);
     }
-    if (b.delivery) {
+    const delivery = rounds.map((s) => s.with.phases[phase].delivery).filter(Boolean);
+    if (delivery.length) {
       rows.push([
         `${phase} subscribers: with Redis, every reader got every 2xx event`,
-        b.delivery.lossless ? 'yes' : 'NO',
+        delivery.every((d) => d.lossless) ? 'yes' : 'NO',
       ]);
     }
   }
-  const publishes = sides.with.redis_commands.publish?.calls ?? 0;
-  const events = Object.values(sides.with.phases).reduce((sum, p) => sum + p.total_2xx, 0);
-  result.events_per_publish = publishes ? round(events / publishes, 1) : null;
+  const publishes = rounds.reduce((sum, s) => sum + (s.with.redis_commands.publish?.calls ?? 0), 0);
+  const events = rounds.reduce((sum, s) => sum + Object.values(s.with.phases).reduce((n, p) => n + p.total_2xx, 0), 0);
+  result.events_per_publish = publishes ? round1(events / publishes) : null;
   rows.push(
     [
       'with Redis: PUBLISH commands / events accepted',
       `${publishes} / ${events} (${result.events_per_publish ?? 'n/a'} events per message)`,
     ],
-    ['with Redis: redis-server CPU', `${sides.with.redis_server_cpu_pct}%`],
+    ['with Redis: redis-server CPU', rounds.map((s) => `${s.with.redis_server_cpu_pct}%`).join(', ')],
   );
   return { result, rows };
 }
