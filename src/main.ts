@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// Before @nestjs/common: see app.preload.ts.
+import { restoreDateTimeFormat } from './app.preload.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -68,6 +70,8 @@ function urlOf({ address, family, port }: AddressInfo): string {
 }
 
 async function bootstrap(): Promise<void> {
+  // Every module is loaded: formatters made from now on are made at once again.
+  restoreDateTimeFormat();
   const config = readConfig();
   const early: Socket[] = [];
   const listener = await bind(config, early);

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pino, type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import pretty from 'pino-pretty';
 import { shownAddress } from '../common/client-address.js';
 import type { AppConfig } from '../config/app-config.js';
 
@@ -49,12 +49,20 @@ export function httpLoggerOptions(config: AppConfig): Options<Req, ServerRespons
 }
 
 /**
+ * pino-pretty, loaded only for LOG_FORMAT=pretty: JSON logs (production) do not carry it and its dependencies. It is
+ * CommonJS, so require() loads it synchronously, here, while the module is configured.
+ */
+function loadPinoPretty(): typeof import('pino-pretty') {
+  return createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+}
+
+/**
  * Where logs go when no destination is given: stdout, as JSON lines or, with LOG_FORMAT=pretty, for people.
  * JSON is written asynchronously (a slow log collector must not block the event loop); pino flushes it on exit.
  */
 function defaultDestination(config: AppConfig): DestinationStream {
   return config.logFormat === 'pretty'
-    ? pretty({ sync: true, colorize: process.stdout.isTTY, singleLine: true })
+    ? loadPinoPretty()({ sync: true, colorize: process.stdout.isTTY, singleLine: true })
     : pino.destination({ dest: 1, sync: false });
 }
 
