@@ -33,6 +33,13 @@ describe('the start command', () => {
     expect(pkg.scripts.start).toBe(['exec', 'node', ...flags, 'dist/main.js'].join(' '));
   });
 
+  it("runs with the image's Node flags in docker-compose.yml, whose command replaces the image's CMD", () => {
+    // The compose command is a shell line (it reads the token's secret first): its `exec node ... dist/main.js`.
+    const line = /exec node ([^'"\n]*)dist\/main\.js/.exec(read('docker-compose.yml'));
+    expect(line).not.toBeNull();
+    expect(line![1].trim().split(/\s+/).filter(Boolean)).toEqual(dockerFlags());
+  });
+
   it('uses flags this Node accepts', () => {
     const result = spawnSync(process.execPath, [...dockerFlags(), '-e', '0'], { encoding: 'utf8' });
     expect(`${result.status} ${result.stderr}`).toBe('0 ');
