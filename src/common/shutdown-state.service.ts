@@ -49,9 +49,14 @@ export class ShutdownState {
    * goes first.
    */
   watch(server: Server): void {
+    const connections = this.connections;
+    // One listener for every socket, rather than a closure per connection kept as long as it is open (a stream's).
+    function forget(this: Socket): void {
+      connections.delete(this);
+    }
     server.on('connection', (socket: Socket) => {
-      this.connections.add(socket);
-      socket.once('close', () => this.connections.delete(socket));
+      connections.add(socket);
+      socket.on('close', forget);
     });
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.isShuttingDown) res.setHeader('Connection', 'close');

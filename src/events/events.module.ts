@@ -8,11 +8,12 @@ import { EventsController } from './events.controller.js';
 import { IngestFastLane } from './ingest-fast-lane.service.js';
 import { IngestService } from './ingest.service.js';
 import { SseHub } from './sse-hub.service.js';
+import { StreamHandover } from './stream-handover.service.js';
 
 @Module({
   imports: [AuthModule, BackplaneModule, CommonModule, MetricsModule],
   controllers: [EventsController],
-  providers: [EventBus, SseHub, IngestService, IngestFastLane],
+  providers: [EventBus, SseHub, IngestService, IngestFastLane, StreamHandover],
   exports: [EventBus, SseHub],
 })
 export class EventsModule {}

@@ -16,6 +16,7 @@ import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { INGEST_PATH } from './events.controller.js';
 import { deferContinue } from './body-reader.js';
 import { IngestService } from './ingest.service.js';
+import { hasGlobalInterceptor } from './nest-enhancers.js';
 
 /** TRUST_PROXY compiled as Express compiles its 'trust proxy' setting, so that both lanes resolve `user_ip` alike. */
 export function compileTrust(value: TrustProxy): TrustProxyFn {
@@ -35,9 +36,7 @@ export function reasonsForNest(app: ApplicationConfig, config: AppConfig): strin
   // The rate limit's own guard is named above; any other global guard is named here.
   const guards = [...app.getGlobalGuards(), ...app.getGlobalRequestGuards().map((wrapper) => wrapper.instance)];
   if (guards.some((guard) => !(guard instanceof RateLimitGuard))) reasons.push('a global guard');
-  if (app.getGlobalInterceptors().length + app.getGlobalRequestInterceptors().length) {
-    reasons.push('a global interceptor');
-  }
+  if (hasGlobalInterceptor(app)) reasons.push('a global interceptor');
   if (app.getGlobalPipes().length + app.getGlobalRequestPipes().length) reasons.push('a global pipe');
   if (app.getGlobalFilters().length + app.getGlobalRequestFilters().length) reasons.push('a global exception filter');
   if (app.getGlobalPreRequestHooks().length) reasons.push('a global pre-request hook');

@@ -28,8 +28,12 @@ export const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
  * Called before Nest sends the headers.
  */
 export function closeConnectionWithStream(res: ServerResponse): void {
-  const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
-  res.writeHead = ((status: number, ...rest: unknown[]) => {
+  type WriteHead = (this: ServerResponse, status: number, ...rest: unknown[]) => ServerResponse;
+  const writeHead = res.writeHead as WriteHead;
+  res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
+    // Called once: the response's own writeHead is put back, and this closure is not kept for the stream's life
+    // (put back, not deleted: deleting a property makes V8 keep the response's properties in a larger dictionary).
+    res.writeHead = writeHead as ServerResponse['writeHead'];
     const last = rest.length - 1;
     const headers = rest[last];
     if (last >= 0 && typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
@@ -38,8 +42,8 @@ export function closeConnectionWithStream(res: ServerResponse): void {
     } else {
       res.setHeader('Connection', 'close');
     }
-    return writeHead(status, ...rest);
-  }) as ServerResponse['writeHead'];
+    return writeHead.call(res, status, ...rest);
+  } as ServerResponse['writeHead'];
 }
 
 const logger = new Logger('SseConnection');
@@ -96,6 +100,15 @@ export class SseConnection {
     this.lastWriteAt = now;
     if (this.socket) this.socket.write(this.chunked ? chunk.framed : chunk.raw);
     else this.res.write(chunk.raw);
+  }
+
+  /**
+   * Writes the comment that opens the stream, before any event, when the hub has taken the stream over from Nest
+   * (see SseHub.attach()). Through `res.write()`, as Nest writes its own: Node holds the line that Nest writes after
+   * the headers in the response until the next tick, and a write to the socket would pass it.
+   */
+  greet(): void {
+    this.res.write(': connected\n\n');
   }
 
   /** Bytes written and not yet taken by the client. */

@@ -1,5 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { Injectable, Logger, type MessageEvent, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  SSE_ABORT_CONTROLLER,
+  type MessageEvent,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Observable, type Subscription } from 'rxjs';
 import { shownAddress } from '../common/client-address.js';
 import { AppConfig } from '../config/app-config.js';
@@ -45,6 +52,29 @@ function isFiltered(subscriber: Subscriber): subscriber is FilteredSubscriber {
   return subscriber.filter !== undefined;
 }
 
+/** What the handover needs of Nest's SseStream (router/sse-stream.js in @nestjs/core). */
+interface NestSseStream {
+  commitHeaders(): void;
+  unpipe(destination: ServerResponse): unknown;
+}
+
+/**
+ * Drops what Nest and Express leave on the request of a stream handed over, which would live as long as the stream:
+ * the AbortController of `@SseSignal()`, aborted once the Observable completed, with an error whose stack holds
+ * on to Nest's closures of the stream; Express's `req.next`, the router's closure with its state for this request.
+ */
+function releaseRequestState(req: unknown): void {
+  const carrier = req as { [SSE_ABORT_CONTROLLER]?: AbortController; next?: unknown } | undefined;
+  if (!carrier) return;
+  if (carrier[SSE_ABORT_CONTROLLER]?.signal.aborted) carrier[SSE_ABORT_CONTROLLER] = undefined;
+  carrier.next = undefined;
+}
+
+function isNestSseStream(source: unknown): source is NestSseStream {
+  const stream = source as Partial<NestSseStream> | undefined;
+  return typeof stream?.commitHeaders === 'function' && typeof stream.unpipe === 'function';
+}
+
 /**
  * Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address
  * (its network only, with ANONYMIZE_USER_IP).
@@ -81,6 +111,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
+  private handover = false;
+  private warnedNoHandover = false;
   private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
   /** Unsent bytes past which a subscriber is cut off at once, whatever the window says. */
   private readonly maxBacklogBytes: number;
@@ -131,30 +163,86 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The stream of one subscriber, for an `@Sse()` handler. Its first message, a comment, makes Nest send the
-   * headers at once (so `onopen` fires before any event); events are then written by the hub straight to the
-   * response, and unsubscribing (Nest does it when the client goes) removes the subscriber.
-   * With a `filter`, only the events that match it are written.
+   * Lets attach() take each stream over from Nest once Nest has sent its headers (see attach()). Called at start-up
+   * by StreamHandover, only when no Nest feature would be skipped by it.
+   */
+  handOverStreams(): void {
+    this.handover = true;
+  }
+
+  /**
+   * The stream of one subscriber, for an `@Sse()` handler: events are written by the hub straight to the
+   * response, only those that match `filter` when there is one. Nest sends the headers at once (so `onopen` fires
+   * before any event), with a greeting comment.
+   *
+   * With the handover (handOverStreams()), the hub then takes the response over: it unpipes Nest's SseStream
+   * (caught on the response's `pipe` event), writes the greeting itself and completes the Observable, so that Nest
+   * settles and its per-stream objects (the SseStream, the RxJS chain, its close watcher and probe timer) are
+   * released; the hub watches the response's `close` itself. Without it, the Observable's first message is the
+   * greeting, and unsubscribing (Nest does it when the client goes) removes the subscriber.
    */
   attach(res: ServerResponse, filter?: StreamFilter): Observable<MessageEvent> {
+    // Nest pipes its SseStream into the response just before it subscribes.
+    let nestStream: unknown;
+    if (this.handover) res.once('pipe', (source: unknown) => (nestStream = source));
     return new Observable<MessageEvent>((observer) => {
-      observer.next({ comment: 'connected' });
-      // By now Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
-      const connection = SseConnection.open(res);
-      if (!connection) return;
-      const subscriber: Subscriber = { connection, filter, backlogSince: 0, backlogBytes: 0 };
-      this.add(subscriber);
-      this.logger.log({
-        msg: 'subscriber connected',
-        ...streamClient(res, this.config.anonymizeUserIp),
-        // Not the filter's values: a session id is personal data, kept out of logs like the query string.
-        ...(filter && { filtered: true }),
-        subscribers: this.size,
-      });
-      return () => {
-        if (this.remove(subscriber)) this.disconnected(subscriber, 'client');
-      };
+      const handedOver = this.handover && res.req?.method !== 'HEAD' ? this.handOverable(nestStream) : undefined;
+      nestStream = undefined; // not held by this closure's scope, which lives as long as the stream
+      // By then Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
+      if (handedOver) handedOver.commitHeaders();
+      else observer.next({ comment: 'connected' });
+      const subscriber = this.open(res, filter);
+      if (!subscriber) return;
+      if (!handedOver) return () => this.left(subscriber);
+      // Unpiped first: once the Observable completes, Nest ends its SseStream, which would end a response still
+      // piped from it.
+      handedOver.unpipe(res);
+      subscriber.connection.greet();
+      this.leaveOnClose(subscriber);
+      observer.complete();
+      releaseRequestState(res.req);
     });
+  }
+
+  /** Adds the subscriber of a response whose headers are sent; undefined when it has no body (HEAD) or socket. */
+  private open(res: ServerResponse, filter: StreamFilter | undefined): Subscriber | undefined {
+    const connection = SseConnection.open(res);
+    if (!connection) return undefined;
+    const subscriber: Subscriber = { connection, filter, backlogSince: 0, backlogBytes: 0 };
+    this.add(subscriber);
+    this.logger.log({
+      msg: 'subscriber connected',
+      ...streamClient(res, this.config.anonymizeUserIp),
+      // Not the filter's values: a session id is personal data, kept out of logs like the query string.
+      ...(filter && { filtered: true }),
+      subscribers: this.size,
+    });
+    return subscriber;
+  }
+
+  /** A stream taken over from Nest: its subscriber leaves when the response closes (the client went, or it ended). */
+  private leaveOnClose(subscriber: Subscriber): void {
+    subscriber.connection.res.on('close', () => this.left(subscriber));
+  }
+
+  /** The client went: removed and logged, unless it was removed already (cut off, shut down). */
+  private left(subscriber: Subscriber): void {
+    if (this.remove(subscriber)) this.disconnected(subscriber, 'client');
+  }
+
+  /**
+   * The stream Nest piped into a response, when it can be handed over; undefined when Nest's `@Sse()` did not pipe
+   * an SseStream (a Nest upgrade): the stream then stays with Nest, as without the handover, with one warning.
+   */
+  private handOverable(source: unknown): NestSseStream | undefined {
+    if (isNestSseStream(source)) return source;
+    if (!this.warnedNoHandover) {
+      this.warnedNoHandover = true;
+      this.logger.warn(
+        "Nest's @Sse() did not pipe an SseStream into the response: streams stay with Nest until they close",
+      );
+    }
+    return undefined;
   }
 
   /** Ends every stream cleanly, and its connection (see closeConnectionWithStream); clients reconnect, elsewhere during a shutdown. */
