@@ -81,6 +81,7 @@ describe('stream filters on GET /events', () => {
       const res = await request(`${running.url}/events${query}`, { headers: { accept: 'text/event-stream' } });
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
       expect(json(res)).toEqual({
         statusCode: 400,
         error: 'Bad Request',

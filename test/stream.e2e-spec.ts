@@ -33,6 +33,8 @@ describe('GET /events', () => {
       const res = await request(`${running.url}/events`, { method: 'HEAD' });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      expect(res.headers.connection).toBe('close');
       expect(res.body).toBe('');
       await postEvent(running.url, { after: 'head' });
       expect((await subscriberStats(running.url)).count).toBe(0);
@@ -150,6 +152,7 @@ describe('GET /events', () => {
       await waitUntil(async () => (await subscriberStats(running.url)).count === 2);
       const third = await request(`${running.url}/events`);
       expect(third.status).toBe(503);
+      expect(third.headers['access-control-allow-origin']).toBe('*');
       expect(json(third)).toMatchObject({ statusCode: 503, message: expect.stringMatching(/MAX_SUBSCRIBERS/) });
       first.close();
       await waitUntil(async () => (await subscriberStats(running.url)).count === 1);

@@ -22,7 +22,7 @@ import { ShutdownState } from '../common/shutdown-state.service.js';
 import { DocumentIngest, DocumentStream } from '../openapi/api-docs.decorators.js';
 import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
 import { IngestService } from './ingest.service.js';
-import { closeConnectionWithStream } from './sse-connection.js';
+import { setUpStreamHeaders } from './sse-connection.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
 import { parseStreamFilter } from './stream-filter.js';
@@ -75,14 +75,13 @@ export class EventsController {
   @UseGuards(StreamAuthGuard)
   @DocumentStream()
   stream(@Res() res: Response, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
-    allowAnyOrigin(res);
+    setUpStreamHeaders(res);
     const filter = parseStreamFilter(query);
     // Still served while draining (a refused EventSource would not retry); ended with the others when closing.
     if (this.shutdown.isClosing) throw new ServiceUnavailableException('The service is shutting down');
     if (this.hub.isFull) {
       throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
     }
-    closeConnectionWithStream(res);
     return this.hub.attach(res, filter);
   }
 

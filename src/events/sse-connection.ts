@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
+import { allowAnyOrigin, CORS_HEADERS } from '../common/cors.js';
 
 /**
  * Bytes for every subscriber of a flush, ready for the socket: as they are for a response without chunked
@@ -21,13 +22,17 @@ export function wireChunk(raw: Buffer): WireChunk {
 export const KEEP_ALIVE = wireChunk(Buffer.from(': keep-alive\n\n'));
 
 /**
- * Makes a stream's response say `Connection: close` instead of the `keep-alive` that Nest's `@Sse()` writes, so
- * that the connection ends with the stream. Otherwise a proxy whose stream ended (a shutdown ends them all) would
- * put the connection back in its keep-alive pool and could send a POST on it just as this instance closes it
- * (nginx answers that POST 502). Reusing a connection after a stream would only save one handshake, rarely.
- * Called before Nest sends the headers.
+ * The headers of a stream's response, set as Nest's `@Sse()` sends them:
+ * - `Connection: close` instead of the `keep-alive` that Nest writes, so that the connection ends with the stream.
+ *   Otherwise a proxy whose stream ended (a shutdown ends them all) would put the connection back in its
+ *   keep-alive pool and could send a POST on it just as this instance closes it (nginx answers that POST 502).
+ *   Reusing a connection after a stream would only save one handshake, rarely.
+ * - CORS, among the headers Nest passes rather than with `res.setHeader()` beforehand: a response with no header set
+ *   before `writeHead()` keeps none of them once they are sent (Node stores set headers, one array each, for the
+ *   response's life: about 0.7 kB per stream). A refusal answered instead (an exception filter's) gets CORS too.
+ * Called in the handler, before anything can be answered.
  */
-export function closeConnectionWithStream(res: ServerResponse): void {
+export function setUpStreamHeaders(res: ServerResponse): void {
   type WriteHead = (this: ServerResponse, status: number, ...rest: unknown[]) => ServerResponse;
   const writeHead = res.writeHead as WriteHead;
   res.writeHead = function (this: ServerResponse, status: number, ...rest: unknown[]) {
@@ -38,9 +43,9 @@ export function closeConnectionWithStream(res: ServerResponse): void {
     const headers = rest[last];
     if (last >= 0 && typeof headers === 'object' && headers !== null && !Array.isArray(headers)) {
       const kept = Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'connection');
-      rest[last] = { ...Object.fromEntries(kept), Connection: 'close' };
+      rest[last] = { ...CORS_HEADERS, ...Object.fromEntries(kept), Connection: 'close' };
     } else {
-      res.setHeader('Connection', 'close');
+      allowAnyOrigin(res); // not a stream: a refusal, readable by any origin
     }
     return writeHead.call(res, status, ...rest);
   } as ServerResponse['writeHead'];

@@ -59,15 +59,26 @@ interface NestSseStream {
 }
 
 /**
- * Drops what Nest and Express leave on the request of a stream handed over, which would live as long as the stream:
- * the AbortController of `@SseSignal()`, aborted once the Observable completed, with an error whose stack holds
- * on to Nest's closures of the stream; Express's `req.next`, the router's closure with its state for this request.
+ * Drops what Nest and Express leave on the request and response of a stream handed over, which would live as long
+ * as the stream and serve nothing once its handler has run: the AbortController of `@SseSignal()`, aborted once the
+ * Observable completed, with an error whose stack holds on to Nest's closures of the stream; Express's router
+ * closure (`req.next`) with its state for this request, the route's `req.params`, the parsed URL and `res.locals`.
  */
-function releaseRequestState(req: unknown): void {
-  const carrier = req as { [SSE_ABORT_CONTROLLER]?: AbortController; next?: unknown } | undefined;
-  if (!carrier) return;
-  if (carrier[SSE_ABORT_CONTROLLER]?.signal.aborted) carrier[SSE_ABORT_CONTROLLER] = undefined;
-  carrier.next = undefined;
+function releaseRequestState(res: ServerResponse): void {
+  const req = res.req as
+    | (ServerResponse['req'] & {
+        [SSE_ABORT_CONTROLLER]?: AbortController;
+        next?: unknown;
+        params?: unknown;
+        _parsedUrl?: unknown;
+      })
+    | undefined;
+  if (!req) return;
+  if (req[SSE_ABORT_CONTROLLER]?.signal.aborted) req[SSE_ABORT_CONTROLLER] = undefined;
+  req.next = undefined;
+  req.params = undefined;
+  req._parsedUrl = undefined;
+  (res as { locals?: unknown }).locals = undefined;
 }
 
 function isNestSseStream(source: unknown): source is NestSseStream {
@@ -200,7 +211,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       subscriber.connection.greet();
       this.leaveOnClose(subscriber);
       observer.complete();
-      releaseRequestState(res.req);
+      releaseRequestState(res);
     });
   }
 
@@ -245,7 +256,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return undefined;
   }
 
-  /** Ends every stream cleanly, and its connection (see closeConnectionWithStream); clients reconnect, elsewhere during a shutdown. */
+  /** Ends every stream cleanly, and its connection (see setUpStreamHeaders); clients reconnect, elsewhere during a shutdown. */
   endAll(): void {
     // Events accepted already are written first: each got its 204.
     if (this.pending.length) this.flush();
