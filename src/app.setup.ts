@@ -17,10 +17,15 @@ export const APP_OPTIONS = {
 } as const;
 
 /**
- * Express and HTTP server settings that do not belong to any one module, and the API docs; then initializes the
- * application (Nest registers its routes; IngestFastLane picks the ingest lane). What remains is `listen()`.
+ * Express and HTTP server settings that do not belong to any one module, and the API docs (files of the build,
+ * read from `docsDir`: dist/ by default); then initializes the application (Nest registers its routes;
+ * IngestFastLane picks the ingest lane). What remains is `listen()`.
  */
-export async function configureApp(app: INestApplication, config: AppConfig): Promise<void> {
+export async function configureApp(
+  app: INestApplication,
+  config: AppConfig,
+  options: { docsDir?: string } = {},
+): Promise<void> {
   app.useLogger(app.get(Logger));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
@@ -32,7 +37,7 @@ export async function configureApp(app: INestApplication, config: AppConfig): Pr
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   answerClientErrorsInJson(server);
-  setupDocs(app);
+  setupDocs(app, options.docsDir);
   await app.init();
   // After init, when the ingest lane is in place: this listener sees every request first, on both lanes.
   app.get(ShutdownState).watch(server);

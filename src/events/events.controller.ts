@@ -13,7 +13,7 @@ import {
   UseGuards,
   type MessageEvent,
 } from '@nestjs/common';
-import { ApiExcludeEndpoint } from '@nestjs/swagger';
+import { ApiExcludeEndpoint } from '../openapi/swagger.decorators.js';
 import type { Request, Response } from 'express';
 import type { Observable } from 'rxjs';
 import { AppConfig } from '../config/app-config.js';

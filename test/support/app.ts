@@ -29,7 +29,8 @@ export interface RunningApp {
  * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
  * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it). `providers` join the
  * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix);
- * `memoryLimitBytes` plays the container's memory limit (main.ts reads the cgroup's).
+ * `memoryLimitBytes` plays the container's memory limit (main.ts reads the cgroup's); `docsDir` holds the API docs
+ * generateApiDocs() wrote (the sources have none: /docs answers 404 without it).
  */
 export async function startApp(
   env: Record<string, string> = {},
@@ -38,6 +39,7 @@ export async function startApp(
     providers?: Provider[];
     beforeInit?: (app: INestApplication) => void;
     memoryLimitBytes?: number;
+    docsDir?: string;
   } = {},
 ): Promise<RunningApp> {
   // The heap /health checks is jest's, shared by every test file of a run: its limit is raised unless a test sets it.
@@ -51,7 +53,7 @@ export async function startApp(
   }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
   options.beforeInit?.(app);
-  await configureApp(app, config);
+  await configureApp(app, config, { docsDir: options.docsDir });
   if (options.logger) app.useLogger(options.logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

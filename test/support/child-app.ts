@@ -37,9 +37,9 @@ export interface ChildApp {
   exited: Promise<number | null>;
 }
 
-/** Runs the built service as a real process, as `node dist/main.js` runs in production. */
-export function spawnApp(main: string, env: Record<string, string>): ChildApp {
-  const child = spawn(process.execPath, [main], {
+/** Runs the built service as a real process, as `node dist/main.js` runs in production (`nodeArgs` before main.js). */
+export function spawnApp(main: string, env: Record<string, string>, nodeArgs: string[] = []): ChildApp {
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
