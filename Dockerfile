@@ -19,9 +19,11 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No production dependency needs an install script, and `prepare` is for a git checkout only. TypeScript is an
-# optional peer of @nestjs/swagger (its compile-time plugin): --omit=optional keeps the toolchain out.
+# No production dependency needs an install script, and `prepare` is for a git checkout only. @nestjs/swagger is a
+# build-time dependency (it writes dist/openapi.json and the Swagger UI page) and an optional peer of Terminus,
+# TypeScript one of it: --omit=optional keeps both out.
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# With the API docs `npm run build` generated (dist/openapi.json, dist/openapi.yaml, dist/swagger-ui/).
 COPY --from=build /app/dist ./dist
 # Which build this is, for the start-up log, GET /health and pillarbox_build_info (release.yml passes both; empty:
 # package.json's version and 'unknown'). Late in the file: a new commit rebuilds no layer above.

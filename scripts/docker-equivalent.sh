@@ -82,13 +82,14 @@ step "build stage: COPY sources, npm ci, npm run build (in $build)"
 copy_sources
 (cd "$build" && npm ci --no-audit --no-fund && npm run build)
 [[ -f "$build/dist/main.js" ]] || fail "the build produced no dist/main.js"
+[[ -f "$build/dist/openapi.json" ]] || fail "the build generated no dist/openapi.json (the API docs)"
 
 step "runtime stage: npm ci --omit=dev --omit=optional --ignore-scripts, dist from the build stage (in $runtime)"
 cp "$build/package.json" "$build/package-lock.json" "$runtime/"
 (cd "$runtime" && NODE_ENV=production npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund)
 cp -R "$build/dist" "$runtime/dist"
 # A dev dependency here would mean the image carries the toolchain.
-for dev in typescript @nestjs/cli jest eslint; do
+for dev in typescript @nestjs/cli @nestjs/swagger jest eslint; do
   [[ ! -e "$runtime/node_modules/$dev" ]] || fail "dev dependency $dev is in the runtime folder"
 done
 
@@ -130,7 +131,8 @@ done
 }
 echo "HEALTHCHECK passed"
 
-for path in /health /health/live /health/ready; do
+# The API docs too: served from the files of the build, without @nestjs/swagger in the runtime folder.
+for path in /health /health/live /health/ready /docs /docs-json /docs-yaml; do
   status=$(timeout 10 node -e '
     fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(
       (r) => console.log(r.status),
