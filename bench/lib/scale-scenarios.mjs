@@ -58,7 +58,7 @@ export async function backplane({ settings, startServer }) {
   // On a shared machine the server may get less than a core: requests per CPU-second of the server compare the
   // work per request, whatever the CPU it got.
   const perCpu = (p) => (p.server_cpu_pct ? (100 * p.req_per_s) / p.server_cpu_pct : null);
-  const ratios = (f) => rounds.map((s) => s.with.phases).map((b, i) => [f(rounds[i].without.phases), f(b)]);
+  const ratios = (f) => rounds.map((s) => [f(s.without.phases), f(s.with.phases)]);
   const shares = (list) => {
     const values = list.filter(([a, b]) => a && b).map(([a, b]) => (100 * b) / a);
     if (!values.length) return 'n/a';
