@@ -25,8 +25,13 @@ function isStream(req: IncomingMessage): boolean {
 @Injectable()
 export class ShutdownState {
   private current: ShutdownPhase = 'serving';
-  /** Responses not yet finished, other than streams. */
-  private readonly inFlight = new Set<ServerResponse>();
+  /**
+   * Responses not yet finished, other than streams, each in a slot of its own that is reused once it finishes (the
+   * free slots are in `freeSlots`). A Set churned by every request reallocates its table, and, the Set being
+   * long-lived, in the old generation: about 90 bytes a request that only a full garbage collection reclaims.
+   */
+  private readonly inFlight: (ServerResponse | undefined)[] = [];
+  private readonly freeSlots: number[] = [];
   /** Every open connection of the server, streams' included. */
   private readonly connections = new Set<Socket>();
 
@@ -61,8 +66,12 @@ export class ShutdownState {
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.isShuttingDown) res.setHeader('Connection', 'close');
       if (isStream(req)) return;
-      this.inFlight.add(res);
-      res.once('close', () => this.inFlight.delete(res));
+      const slot = this.freeSlots.pop() ?? this.inFlight.length;
+      this.inFlight[slot] = res;
+      res.once('close', () => {
+        this.inFlight[slot] = undefined;
+        this.freeSlots.push(slot);
+      });
     });
   }
 
@@ -70,7 +79,7 @@ export class ShutdownState {
   drain(): void {
     if (this.current !== 'serving') return;
     this.current = 'draining';
-    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of this.inFlight) if (res && !res.headersSent) res.setHeader('Connection', 'close');
   }
 
   close(): void {
