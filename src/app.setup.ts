@@ -8,11 +8,11 @@ import { ShutdownState } from './common/shutdown-state.service.js';
 import type { AppConfig } from './config/app-config.js';
 import { setupDocs } from './openapi/openapi.setup.js';
 
-/** Nest application options the service needs; shared by main.ts and the e2e tests. */
+/** Nest application options the service needs; shared by app.bootstrap.ts and the e2e tests. */
 export const APP_OPTIONS = {
   // Bodies are read raw by the ingest handler: Nest's JSON parser ignores text/plain beacons.
   bodyParser: false,
-  // Start-up lines wait for the pino logger, which main.ts installs once the application is built.
+  // Start-up lines wait for the pino logger, which app.bootstrap.ts installs once the application is built.
   bufferLogs: true,
 } as const;
 

@@ -297,7 +297,7 @@ function parse(kind: Kind, raw: string): unknown {
   }
 }
 
-/** What the environment does not say: the container's memory limit (main.ts reads the cgroup's). */
+/** What the environment does not say: the container's memory limit (app.bootstrap.ts reads the cgroup's). */
 export interface ConfigContext {
   memoryLimitBytes?: number;
 }

@@ -25,7 +25,7 @@ const jsonFile = (file: string) => JSON.parse(read(file)) as Json;
 
 /**
  * The configuration a deployment runs with: its plain environment and its memory limit (the container's cgroup
- * limit, which main.ts reads), read by the application's own loadConfig().
+ * limit, which app.bootstrap.ts reads), read by the application's own loadConfig().
  */
 const effectiveConfig = (env: Record<string, string>, memoryLimitBytes?: number): AppConfig =>
   loadConfig(env, { memoryLimitBytes });

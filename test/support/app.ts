@@ -29,7 +29,7 @@ export interface RunningApp {
  * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
  * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it). `providers` join the
  * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix);
- * `memoryLimitBytes` plays the container's memory limit (main.ts reads the cgroup's); `docsDir` holds the API docs
+ * `memoryLimitBytes` plays the container's memory limit (app.bootstrap.ts reads the cgroup's); `docsDir` holds the API docs
  * generateApiDocs() wrote (the sources have none: /docs answers 404 without it).
  */
 export async function startApp(
