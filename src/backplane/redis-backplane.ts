@@ -5,6 +5,7 @@ import { AppConfig, redactUrl, splitUrls } from '../config/app-config.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { MetricsService, type BackplaneMetrics } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
+import { PublishCommand, RequestBuffers } from './publish-command.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
 
 /**
@@ -72,6 +73,7 @@ export function clusterSeeds(value: string): {
 export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RedisBackplane');
   private readonly codec = new RedisMessageCodec();
+  private readonly buffers = new RequestBuffers();
   private readonly incoming = new Subject<BroadcastEvent>();
   readonly incoming$ = this.incoming.asObservable();
   private readonly channel: string;
@@ -224,7 +226,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     const count = events.length;
     this.unconfirmed += count;
     // Only the count waits for Redis's answer, not the events.
-    this.send(this.codec.encode(events)).then(
+    this.send(events).then(
       () => {
         this.unconfirmed -= count;
         this.counts.published += count;
@@ -237,10 +239,11 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     );
   }
 
-  private send(message: Buffer): Promise<unknown> {
-    return this.publisher instanceof Cluster
-      ? this.publisher.spublish(this.channel, message)
-      : this.publisher.publish(this.channel, message);
+  private send(events: readonly BroadcastEvent[]): Promise<unknown> {
+    const name = this.cluster ? 'spublish' : 'publish';
+    const command = new PublishCommand(name, this.channel, this.codec, events, this.buffers);
+    void this.publisher.sendCommand(command);
+    return command.promise;
   }
 
   private dropped(n: number): void {
@@ -309,7 +312,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
 
   /** A message of no event: it comes back to this instance alone that way (the others read it as nothing). */
   private probe(): void {
-    if (this.publisher.status === 'ready') this.send(this.codec.encode([])).catch((err: Error) => this.onError(err));
+    if (this.publisher.status === 'ready') this.send([]).catch((err: Error) => this.onError(err));
   }
 
   private echoed(): void {
