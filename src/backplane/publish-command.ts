@@ -4,8 +4,6 @@ import type { RedisMessageCodec } from './redis-message.js';
 
 /** Request buffers kept for the next messages once Redis has answered theirs. */
 const KEPT_BUFFERS = 2;
-/** The smallest request buffer made: a turn's message under load is tens of kilobytes. */
-const MIN_BUFFER_BYTES = 64 * 1024;
 
 /**
  * Buffers for publish requests, each taken again only once Redis has answered the request it carried: by then the
@@ -17,17 +15,27 @@ const MIN_BUFFER_BYTES = 64 * 1024;
 export class RequestBuffers {
   private readonly kept: Buffer[] = [];
 
-  /** A buffer of at least `length` bytes, kept or new. */
+  /**
+   * A buffer of at least `length` bytes, kept or new. A new one has room for a message half as large again, as the
+   * next turn's may be, but no more: while Redis does not answer, every message holds its buffer (up to
+   * MAX_UNCONFIRMED_PUBLISHES events), so a large minimum size would multiply that memory when turns are small.
+   */
   take(length: number): Buffer {
     const i = this.kept.findIndex((b) => b.length >= length);
     if (i >= 0) return this.kept.splice(i, 1)[0];
-    return Buffer.allocUnsafeSlow(Math.max(length, MIN_BUFFER_BYTES));
+    return Buffer.allocUnsafeSlow(length + (length >> 1));
   }
 
-  /** Takes `buffer` back once its request is answered; its first `used` bytes are cleared: no event stays behind. */
+  /**
+   * Takes `buffer` back once its request is answered; its first `used` bytes are cleared: no event stays behind.
+   * The largest buffers are kept.
+   */
   give(buffer: Buffer, used: number): void {
     buffer.fill(0, 0, used);
-    if (this.kept.length < KEPT_BUFFERS) this.kept.push(buffer);
+    this.kept.push(buffer);
+    if (this.kept.length <= KEPT_BUFFERS) return;
+    this.kept.sort((a, b) => b.length - a.length);
+    this.kept.length = KEPT_BUFFERS;
   }
 }
 
