@@ -1,5 +1,5 @@
 import { deferDateTimeFormat } from './common/deferred-date-format.js';
-import { deferHttpUndiciClasses, deferRequires } from './common/deferred-modules.js';
+import { deferBuiltinImports, deferHttpUndiciClasses, deferRequires } from './common/deferred-modules.js';
 
 /**
  * What must happen before the framework's modules are loaded: main.ts imports this module before them, and calls
@@ -16,6 +16,15 @@ deferRequires([
   { specifier: 'qs', from: 'body-parser' },
   // prom-client's exemplars (off): the OpenTelemetry API.
   { specifier: '@opentelemetry/api', from: 'prom-client' },
+  // prom-client's Pushgateway (not used): https, and with it tls.
+  { specifier: 'https', from: 'prom-client' },
+]);
+// Node's tls and https (about 3 MB of RSS), which only an HTTPS server would use: the service serves plain HTTP.
+deferBuiltinImports([
+  // NestApplication.getUrl() (not called): whether the server is a tls.Server.
+  { file: '@nestjs/core/nest-application.js', statement: "import { Server as TlsServer } from 'tls';" },
+  // ExpressAdapter's `httpsOptions` (not set).
+  { file: '@nestjs/platform-express/adapters/express-adapter.js', statement: "import * as https from 'https';" },
 ]);
 
 await deferHttpUndiciClasses();

@@ -9,7 +9,7 @@ import { postEvent, request } from './support/http.js';
 describe('the built service: modules deferred at start', () => {
   afterAll(() => removeBuild());
 
-  it('does not load libphonenumber-js, qs, @opentelemetry/api nor undici while it starts, serves and stops', async () => {
+  it('does not load libphonenumber-js, qs, @opentelemetry/api, undici, tls nor https while it starts, serves and stops', async () => {
     const main = buildOnce();
     const log = path.join(path.dirname(main), 'deferred-modules.log');
     const hook = ['--import', path.resolve('test/support/module-log.mjs')];
@@ -42,5 +42,6 @@ describe('the built service: modules deferred at start', () => {
     expect(from('qs')).toEqual([]);
     expect(from('@opentelemetry/api')).toEqual([]);
     expect(loaded.filter((m) => m.startsWith('builtin:') && /undici|http2/.test(m))).toEqual([]);
+    expect(loaded.filter((m) => /^builtin:NativeModule (tls|https|internal\/tls\/.*)$/.test(m))).toEqual([]);
   });
 });

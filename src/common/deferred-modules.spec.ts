@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { jest } from '@jest/globals';
 import { lazyStandIn } from './deferred-modules.js';
 
@@ -86,7 +89,6 @@ describe('deferRequires', () => {
       ]);
       const require = createRequire(process.cwd() + '/');
       // The stand-in is in the cache too, under a name of its own.
-      // The stand-in is in the cache too, under a name of its own.
       const loaded = () => Object.keys(require.cache).some((f) => f.includes('/libphonenumber-js/') && !f.endsWith('stand-in.cjs'));
       const cv = require('class-validator');
       const atLoad = loaded();
@@ -95,6 +97,93 @@ describe('deferRequires', () => {
       const direct = require('libphonenumber-js/max').parsePhoneNumber('+41 44 668 18 00').country;
       console.log(JSON.stringify({ atLoad, swiss, bad, afterUse: loaded(), direct, isEmail: cv.isEmail('a@b.ch') }));`);
     expect(result).toEqual({ atLoad: false, swiss: true, bad: false, afterUse: true, direct: 'CH', isEmail: true });
+  });
+
+  it("defers one of Node's modules the same way: loaded on first use, the real one then", () => {
+    // prom-client's Pushgateway requires https (and with it tls) when it loads.
+    const result = runScript(`
+      import { createRequire } from 'node:module';
+      const { deferRequires } = await import(${MODULE});
+      deferRequires([{ specifier: 'https', from: 'prom-client' }]);
+      const loaded = (name) => process.moduleLoadList.includes('NativeModule ' + name);
+      const fromPromClient = createRequire(createRequire(process.cwd() + '/').resolve('prom-client/lib/pushgateway.js'));
+      const https = fromPromClient('https');
+      const atRequire = loaded('https') || loaded('tls');
+      const agent = new https.Agent({ keepAlive: true });
+      console.log(JSON.stringify({
+        atRequire,
+        afterUse: loaded('https') && loaded('tls'),
+        isAgent: agent instanceof process.getBuiltinModule('https').Agent,
+        request: https.request === process.getBuiltinModule('https').request,
+        otherModule: fromPromClient('zlib') === process.getBuiltinModule('zlib'),
+        elsewhere: createRequire(import.meta.url)('https') === process.getBuiltinModule('https'),
+      }));`);
+    expect(result).toEqual({
+      atRequire: false,
+      afterUse: true,
+      isAgent: true,
+      request: true,
+      otherModule: true,
+      elsewhere: true,
+    });
+  });
+});
+
+describe('deferBuiltinImports', () => {
+  let dir: string;
+  beforeAll(() => {
+    // A dependency's ES module, under node_modules as the rules expect.
+    dir = mkdtempSync(path.join(os.tmpdir(), 'deferred-imports-'));
+    mkdirSync(path.join(dir, 'node_modules/dep'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'node_modules/dep/index.mjs'),
+      [
+        "import { Server as TlsServer, createServer } from 'tls';",
+        "import * as https from 'node:https';",
+        "import zlib from 'zlib';",
+        'export const isTls = (server) => server instanceof TlsServer;',
+        'export const makeTls = () => createServer();',
+        'export const httpsAgent = () => new https.Agent();',
+        'export const gzip = (s) => zlib.gzipSync(s).length > 0;',
+        'export const line = () => new Error().stack.split("\\n")[1].match(/index.mjs:(\\d+)/)[1];',
+      ].join('\n'),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('binds the names a statement imports to stand-ins that load the module on first use', () => {
+    const result = runScript(`
+      const { deferBuiltinImports } = await import(${MODULE});
+      deferBuiltinImports([
+        { file: 'dep/index.mjs', statement: "import { Server as TlsServer, createServer } from 'tls';" },
+        { file: 'dep/index.mjs', statement: "import * as https from 'node:https';" },
+        // Not word for word in the file (as after an upgrade): imported as before.
+        { file: 'dep/index.mjs', statement: "import zlib from 'node:zlib';" },
+      ]);
+      const loaded = (name) => process.moduleLoadList.includes('NativeModule ' + name);
+      const dep = await import(${JSON.stringify(pathToFileURL(path.join(dir, 'node_modules/dep/index.mjs')).href)});
+      const atImport = { tls: loaded('tls'), https: loaded('https'), zlib: loaded('zlib') };
+      const http = process.getBuiltinModule('http');
+      const notTls = dep.isTls(new http.Server());
+      const tlsServer = dep.makeTls();
+      console.log(JSON.stringify({
+        atImport,
+        notTls,
+        isTls: dep.isTls(tlsServer) && tlsServer instanceof process.getBuiltinModule('tls').Server,
+        httpsBeforeUse: loaded('https'),
+        agent: dep.httpsAgent() instanceof process.getBuiltinModule('https').Agent,
+        gzip: dep.gzip('x'),
+        line: dep.line(),
+      }));`);
+    expect(result).toEqual({
+      atImport: { tls: false, https: false, zlib: true },
+      notTls: false,
+      isTls: true,
+      httpsBeforeUse: false,
+      agent: true,
+      gzip: true,
+      line: '8',
+    });
   });
 });
 

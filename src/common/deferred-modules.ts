@@ -1,4 +1,4 @@
-import { createRequire, registerHooks } from 'node:module';
+import { createRequire, isBuiltin, registerHooks } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -54,28 +54,108 @@ const SELF = fileURLToPath(import.meta.url);
  * Makes each `require(specifier)` of the rules, made from a file of the package `from`, return a stand-in
  * ({@link lazyStandIn}) that loads the real module when it is first used. For modules that a dependency loads when
  * it is loaded, for a feature the service never uses (their source, bytecode and data then stay out of memory).
+ * The module may be one of Node's own (`https`): its stand-in is then a file of its own next to this one.
  *
- * Only require() of CommonJS is deferred: an `import` needs the real module's export names when it is linked. A rule
- * that no longer matches (the package moved or dropped the file) does nothing: the module is loaded as before.
+ * Only require() of CommonJS is deferred: an `import` needs the real module's export names when it is linked
+ * ({@link deferBuiltinImports} for those of Node's modules). A rule that no longer matches (the package moved or
+ * dropped the file) does nothing: the module is loaded as before.
  * Must run before the requiring module is loaded (main.ts: before the application's modules are linked).
  */
 export function deferRequires(rules: readonly DeferredRequire[]): void {
   const matches = (specifier: string, parentURL: string | undefined) =>
     parentURL !== undefined &&
     rules.some((r) => r.specifier === specifier && parentURL.includes(`/node_modules/${r.from}/`));
+  // Stand-in URL -> what its module requires: the real module's path, or a built-in module's `node:` name.
+  const standIns = new Map<string, string>();
   registerHooks({
     resolve(specifier, context, nextResolve) {
       const resolved = nextResolve(specifier, context);
       if (!context.conditions.includes('require') || !matches(specifier, context.parentURL)) return resolved;
-      if (!resolved.url.startsWith('file:')) return resolved;
-      return { ...resolved, url: resolved.url + STAND_IN, format: 'commonjs', shortCircuit: true };
+      let url: string;
+      if (resolved.url.startsWith('file:')) {
+        url = resolved.url + STAND_IN;
+        standIns.set(url, fileURLToPath(resolved.url));
+      } else if (resolved.url.startsWith('node:')) {
+        url = new URL(`${resolved.url.slice('node:'.length).replace(/\W/g, '-')}${STAND_IN}`, import.meta.url).href;
+        standIns.set(url, resolved.url);
+      } else {
+        return resolved;
+      }
+      return { ...resolved, url, format: 'commonjs', shortCircuit: true };
     },
     load(url, context, nextLoad) {
-      if (!url.endsWith(STAND_IN)) return nextLoad(url, context);
-      const real = fileURLToPath(url.slice(0, -STAND_IN.length));
+      const real = standIns.get(url);
+      if (real === undefined) return nextLoad(url, context);
       // This module is ES: require() of it (Node >= 22.12) returns the one already loaded.
       const source = `module.exports = require(${JSON.stringify(SELF)}).lazyStandIn(() => require(${JSON.stringify(real)}));\n`;
       return { format: 'commonjs', source, shortCircuit: true };
+    },
+  });
+}
+
+/** The statement `statement`, word for word, in the ES module `file` (its path under node_modules). */
+export interface DeferredImport {
+  file: string;
+  statement: string;
+}
+
+/** `import * as name from 'm'`, `import name from 'm'` or `import { a, b as c } from 'm'`, of a built-in module. */
+const IMPORT = /^import\s+(?:\*\s+as\s+([\w$]+)|([\w$]+)|\{([\w$,\s]+)\})\s+from\s+(['"])(?:node:)?([\w/]+)\4;?$/;
+const NAMED = /^([\w$]+)(?:\s+as\s+([\w$]+))?$/;
+
+/** `name` of the built-in module `specifier` (its exports without a name), as a stand-in loaded on first use. */
+export function builtinStandIn(specifier: string, name?: string): object {
+  return lazyStandIn(() => {
+    const exports = process.getBuiltinModule(specifier) as Record<string, object>;
+    return name === undefined ? exports : exports[name];
+  });
+}
+
+/** The declarations that replace an import statement of {@link IMPORT}'s form, or undefined for any other. */
+function standInDeclarations(statement: string): string | undefined {
+  const [, namespace, defaultName, named, , specifier] = IMPORT.exec(statement.trim()) ?? [];
+  if (!specifier || !isBuiltin(specifier)) return undefined;
+  const node = JSON.stringify(`node:${specifier}`);
+  if (namespace || defaultName) return `const ${namespace ?? defaultName} = __builtinStandIn(${node});`;
+  const bindings = named
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => NAMED.exec(part));
+  if (bindings.length === 0 || bindings.some((b) => b === null)) return undefined;
+  return `const ${bindings.map((b) => `${b![2] ?? b![1]} = __builtinStandIn(${node}, ${JSON.stringify(b![1])})`).join(', ')};`;
+}
+
+/**
+ * Replaces each import statement of the rules, an import of one of Node's modules found word for word in the ES
+ * module `file` of a dependency, with constants bound to stand-ins ({@link builtinStandIn}) of what it imports: the
+ * module is loaded when one of them is first used. For modules a dependency imports for a feature the service
+ * never uses (its `https` server). The names imported by `{ ... }` must be functions or objects (a stand-in is a
+ * Proxy), and a namespace (`* as`) reads as the module's exports object (no `default`).
+ *
+ * A statement that is no longer there word for word (after an upgrade) is not replaced: the module is imported as
+ * before. The replacement takes one line, so that stack traces keep their line numbers.
+ * Must run before the importing module is loaded (main.ts: before the application's modules are linked).
+ */
+export function deferBuiltinImports(rules: readonly DeferredImport[]): void {
+  const helper = `import { builtinStandIn as __builtinStandIn } from ${JSON.stringify(import.meta.url)};`;
+  const replacements = rules.flatMap(({ file, statement }) => {
+    const declarations = standInDeclarations(statement);
+    return declarations ? [{ suffix: `/node_modules/${file}`, statement, declarations }] : [];
+  });
+  registerHooks({
+    load(url, context, nextLoad) {
+      const loaded = nextLoad(url, context);
+      const mine = replacements.filter((r) => url.endsWith(r.suffix));
+      if (mine.length === 0 || loaded.format !== 'module' || loaded.source == null) return loaded;
+      let source = typeof loaded.source === 'string' ? loaded.source : new TextDecoder().decode(loaded.source);
+      let changed = false;
+      for (const { statement, declarations } of mine) {
+        if (!source.includes(statement)) continue;
+        source = source.replace(statement, `${changed ? '' : helper}${declarations}`);
+        changed = true;
+      }
+      return changed ? { ...loaded, source } : loaded;
     },
   });
 }
