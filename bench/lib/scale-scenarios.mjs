@@ -23,7 +23,7 @@ function median(values) {
  * one with REDIS_URL set to a redis-server started here; rows give each side and the ratio, redis-server's CPU
  * and the commands it served. With --backplane-rounds N, the two sides alternate N times, so that a disturbance of
  * the machine (or a run that its garbage collector makes slow) shows as one round out of line rather than as the
- * result: every round's ratio is given, and their median.
+ * result: every round's ratio is given, and their median. The side that goes first alternates too.
  */
 export async function backplane({ settings, startServer }) {
   const rounds = [];
@@ -32,7 +32,9 @@ export async function backplane({ settings, startServer }) {
   try {
     for (let n = 1; n <= Math.max(1, settings.backplaneRounds ?? 1); n++) {
       const sides = {};
-      for (const side of ['without', 'with']) {
+      // The side that goes first alternates from round to round, so that a drift of the machine during a series
+      // (another job starting, the load generator warming up) does not always weigh on the same side.
+      for (const side of n % 2 ? ['without', 'with'] : ['with', 'without']) {
         const env = side === 'with' ? { REDIS_URL: redis.url, REDIS_CHANNEL: `bench:${process.pid}` } : {};
         const server = await startServer(env);
         try {
