@@ -6,7 +6,6 @@ import { AppModule } from './app.module.js';
 import { APP_OPTIONS, configureApp } from './app.setup.js';
 import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
-import { collectStartupGarbage } from './common/startup-garbage.js';
 import { cgroupMemoryLimit } from './common/cgroup-memory.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
@@ -78,14 +77,6 @@ export async function bootstrap(): Promise<void> {
   await configureApp(app, config);
   // Node's server.listen(handle): the HTTP server accepts on the socket bound above (Nest types only a port).
   await app.listen(listener as unknown as number);
-  // Before the first request is served (the early connections wait until then): the start-up's garbage goes.
-  const memory = collectStartupGarbage();
-  logger.debug(
-    memory
-      ? `Start-up garbage collected: heap ${memory.heapBefore} -> ${memory.heapAfter} MB, ` +
-          `RSS ${memory.rssBefore} -> ${memory.rssAfter} MB, in ${memory.took} ms`
-      : 'Start-up garbage not collected: no gc function from this Node, or it failed',
-  );
   const server = app.getHttpServer() as Server;
   for (const socket of early.splice(0)) {
     server.emit('connection', socket);
