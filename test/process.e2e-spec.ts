@@ -60,6 +60,22 @@ describe('the service as a process', () => {
     }
   });
 
+  it('collects the garbage of its start-up before it serves, and says so at debug level', async () => {
+    const port = await freePort();
+    const app = spawnApp(main, { PORT: String(port), LOG_LEVEL: 'debug' });
+    try {
+      await waitUntilListening(port);
+      const output = app.output();
+      const collected = /Start-up garbage collected: heap ([\d.]+) -> ([\d.]+) MB/.exec(output);
+      expect(collected).not.toBeNull();
+      // The young generation alone gives back several MB: it shrinks from its start-up size to its smallest.
+      expect(Number(collected![2])).toBeLessThan(Number(collected![1]) - 2);
+      expect(collected!.index).toBeLessThan(output.indexOf('Listening on'));
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
   /** The exit code, or 'still running' after `ms`. */
   const exitWithin = (app: ChildApp, ms: number) =>
     Promise.race([
