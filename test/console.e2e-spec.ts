@@ -255,10 +255,14 @@ describeBrowser('console in Chromium', () => {
       'rows[0][1] === "STOP" && rows[0][2] === web',
     );
 
-    // The chart shows whole seconds only: once the second has passed, bars are drawn.
-    await page.waitForFunction(() => Number(document.getElementById('chart')?.dataset.max) > 0, undefined, {
+    // The chart shows whole seconds only: once the second of some heartbeats has passed, their bars are drawn.
+    // Waiting for any bar is not enough: the STARTs may fall in one second and the heartbeats in the next.
+    await page.waitForFunction(() => document.getElementById('legend')?.textContent?.includes('HEARTBEAT'), undefined, {
       timeout: 3000,
     });
+    expect(Number(await page.$eval('#chart', (canvas) => (canvas as HTMLCanvasElement).dataset.max))).toBeGreaterThan(
+      0,
+    );
     const colored = await page.$eval('#chart', (canvas) => {
       const c = canvas as HTMLCanvasElement;
       const pixels = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
@@ -270,7 +274,6 @@ describeBrowser('console in Chromium', () => {
       return heartbeat;
     });
     expect(colored).toBeGreaterThan(20);
-    expect(await page.textContent('#legend')).toContain('HEARTBEAT');
 
     await screenshot(page, 'console.png');
     expect(errors).toEqual([]);
