@@ -31,12 +31,11 @@ function gcFunction(): GcFunction | undefined {
 /**
  * One full garbage collection of the kind V8 runs when memory runs out ("last resort": it also shrinks the young
  * generation to its smallest size), for the service to call once its modules are loaded and before it connects
- * to anything or serves. The start-up
- * leaves garbage behind (module code compiled once, Nest's scan of the modules) and a young generation grown to
- * its largest; V8 keeps both while the instance is idle, since it looks for memory to give back only while the
- * process allocates: about 4.5 MB of RSS (docs/performance.md). Requests grow the young generation again as they
- * need it. V8 gives its `gc` function only to the contexts made while --expose-gc is on: the flag is turned off
- * again at once, so that nothing else gets one.
+ * to anything or serves. The start-up leaves garbage behind (module code compiled once, Nest's scan of the
+ * modules) and a young generation grown to its largest; V8 keeps both while the instance is idle, since it looks
+ * for memory to give back only while the process allocates: about 4.5 MB of RSS (docs/performance.md). Requests
+ * grow the young generation again as they need it. V8 gives its `gc` function only to the contexts made while
+ * --expose-gc is on: the flag is turned off again at once, so that nothing else gets one.
  * @returns the memory before and after, or undefined if this Node gives no `gc` function or it failed: the
  *   service starts all the same.
  */
