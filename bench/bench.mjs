@@ -52,6 +52,8 @@ Run length
   --paused-events N       paused: POSTs (20000)                --paused-readers N  paused: readers that read (10)
   --bomb-parallel N       bomb: bombs at once per encoding (200)
   --backplane-rounds N    backplane: rounds of without / with (1)
+  --backplane-control     backplane: a third side per round, without Redis while a process wakes up as often as
+                          redis-server was sent a PUBLISH (what the machine costs, see docs/performance.md)
   --reader-threads N      worker threads holding the fanout readers (1)
   --flow-subs N           idle-flow: subscribers (10000)       --flow-rate N    idle-flow: events per second (1000)
   --flow-seconds S        idle-flow: seconds of events (20)
@@ -80,6 +82,7 @@ const opt = parseCommandLine('bench', HELP, {
   'reader-threads': { type: 'string' },
   'bomb-parallel': { type: 'string' },
   'backplane-rounds': { type: 'string' },
+  'backplane-control': { type: 'boolean', default: false },
   'flow-subs': { type: 'string' },
   'flow-rate': { type: 'string' },
   'flow-seconds': { type: 'string' },
@@ -120,6 +123,7 @@ const settings = {
   readerThreads: int('reader-threads', 1),
   bombParallel: int('bomb-parallel', 200),
   backplaneRounds: int('backplane-rounds', 1),
+  backplaneControl: opt['backplane-control'],
   flowSubs: int('flow-subs', opt.quick ? 2000 : 10_000),
   flowRate: int('flow-rate', 1000),
   flowSeconds: int('flow-seconds', opt.quick ? 5 : 20),

@@ -6,6 +6,7 @@ import { sendEvents } from './load.mjs';
 import { startRedis } from './redis.mjs';
 import { ingest } from './scenarios.mjs';
 import { SseReader } from './sse-reader.mjs';
+import { startWaker } from './waker.mjs';
 import { CpuMeter, RssSampler, log, nowMs, round, rssKb, sleep } from './util.mjs';
 
 const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
@@ -24,6 +25,10 @@ function median(values) {
  * and the commands it served. With --backplane-rounds N, the two sides alternate N times, so that a disturbance of
  * the machine (or a run that its garbage collector makes slow) shows as one round out of line rather than as the
  * result: every round's ratio is given, and their median. The side that goes first alternates too.
+ * With --backplane-control, a third side runs after the one with Redis in each round: without Redis again, while a
+ * process that does nothing but wake up (bench/lib/waker.mjs) does so as often as redis-server was sent a PUBLISH
+ * on that side. What that costs the server is the machine's part of the ratio, which no change to the Redis path
+ * can take back.
  */
 export async function backplane({ settings, startServer }) {
   const rounds = [];
@@ -34,20 +39,30 @@ export async function backplane({ settings, startServer }) {
       const sides = {};
       // The side that goes first alternates from round to round, so that a drift of the machine during a series
       // (another job starting, the load generator warming up) does not always weigh on the same side.
-      for (const side of n % 2 ? ['without', 'with'] : ['with', 'without']) {
+      const order = n % 2 ? ['without', 'with', 'control'] : ['with', 'control', 'without'];
+      for (const side of settings.backplaneControl ? order : order.filter((s) => s !== 'control')) {
         const env = side === 'with' ? { REDIS_URL: redis.url, REDIS_CHANNEL: `bench:${process.pid}` } : {};
         const server = await startServer(env);
+        const waker =
+          side === 'control' ? await startWaker(sides.with.publish_per_s, 2 * sides.with.wall_s + 60) : null;
         try {
-          log(`[backplane] round ${n}, ${side} Redis`);
+          log(
+            `[backplane] round ${n}, ${waker ? `control: no Redis, ${sides.with.publish_per_s} wake-ups/s` : `${side} Redis`}`,
+          );
           redis.resetStats();
           const redisCpu0 = redis.cpuSeconds();
+          const wakerCpu0 = waker?.cpuSeconds();
           const t0 = nowMs();
           const { result: r } = await ingest({ server, settings });
           const wallS = (nowMs() - t0) / 1000;
+          r.wall_s = round1(wallS);
           r.redis_server_cpu_pct = round1((100 * (redis.cpuSeconds() - redisCpu0)) / wallS);
           r.redis_commands = redis.commandStats();
+          r.publish_per_s = Math.round((r.redis_commands.publish?.calls ?? 0) / wallS);
+          if (waker) r.waker_cpu_pct = round1((100 * (waker.cpuSeconds() - wakerCpu0)) / wallS);
           sides[side] = r;
         } finally {
+          await waker?.stop();
           await server.stop();
         }
       }
@@ -60,13 +75,17 @@ export async function backplane({ settings, startServer }) {
   // On a shared machine the server may get less than a core: requests per CPU-second of the server compare the
   // work per request, whatever the CPU it got.
   const perCpu = (p) => (p.server_cpu_pct ? (100 * p.req_per_s) / p.server_cpu_pct : null);
-  const ratios = (f) => rounds.map((s) => [f(s.without.phases), f(s.with.phases)]);
+  // Each round's [a, b] of f(phases), for the share of b in a.
+  const pairs = (a, b) => (f) => rounds.map((s) => [f(s[a].phases), f(s[b].phases)]);
+  const ratios = pairs('without', 'with');
   const shares = (list) => {
     const values = list.filter(([a, b]) => a && b).map(([a, b]) => (100 * b) / a);
     if (!values.length) return 'n/a';
     const each = values.map((v) => `${round1(v)}%`).join(', ');
     return values.length === 1 ? each : `${each} (median ${round1(median(values))}%)`;
   };
+  const control = pairs('without', 'control');
+  const overControl = pairs('control', 'with');
   for (const phase of Object.keys(rounds[0].without.phases)) {
     const sidesOf = (f) => rounds.map((s) => `${f(s.without.phases[phase])} / ${f(s.with.phases[phase])}`).join(', ');
     rows.push(
@@ -74,6 +93,16 @@ export async function backplane({ settings, startServer }) {
       [`${phase} subscribers: with Redis, share of without`, shares(ratios((ps) => ps[phase].req_per_s))],
       [`${phase} subscribers: latency p99 without / with`, `${sidesOf((p) => p.latency_ms.p99)} ms`],
     );
+    if (settings.backplaneControl) {
+      rows.push(
+        [
+          `${phase} subscribers: control (no Redis, a process waking as often), req/s`,
+          rounds.map((s) => Math.round(s.control.phases[phase].req_per_s)).join(', '),
+        ],
+        [`${phase} subscribers: control, share of without`, shares(control((ps) => ps[phase].req_per_s))],
+        [`${phase} subscribers: with Redis, share of control`, shares(overControl((ps) => ps[phase].req_per_s))],
+      );
+    }
     if (rounds.every((s) => perCpu(s.without.phases[phase]) && perCpu(s.with.phases[phase]))) {
       rows.push([
         `${phase} subscribers: requests per server CPU-second, with Redis share of without`,
@@ -98,6 +127,12 @@ export async function backplane({ settings, startServer }) {
     ],
     ['with Redis: redis-server CPU', rounds.map((s) => `${s.with.redis_server_cpu_pct}%`).join(', ')],
   );
+  if (settings.backplaneControl) {
+    rows.push([
+      'control: wake-ups per second, waker CPU',
+      rounds.map((s) => `${s.with.publish_per_s}/s, ${s.control.waker_cpu_pct}%`).join('; '),
+    ]);
+  }
   return { result, rows };
 }
 
