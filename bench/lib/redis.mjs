@@ -14,8 +14,14 @@ export function hasRedisServer() {
 export async function startRedis() {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const killOnExit = () => child.kill('SIGKILL');
+  // Under a shell that stops it when the benchmark is gone, even killed with SIGKILL (when no exit handler runs):
+  // a redis-server left listening would outlive the run.
+  const watchdog =
+    '"$0" "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit\' TERM; ' +
+    'while kill -0 $PPID 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done; kill $r 2>/dev/null; wait $r';
+  const child = spawn('sh', ['-c', watchdog, REDIS_SERVER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The shell stops redis-server on SIGTERM (SIGKILL would stop the shell alone).
+  const killOnExit = () => child.kill('SIGTERM');
   process.once('exit', killOnExit);
   await new Promise((resolve, reject) => {
     let output = '';
@@ -36,11 +42,14 @@ export async function startRedis() {
   });
   const cli = (...words) =>
     spawnSync(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...words], { encoding: 'utf8' }).stdout ?? '';
+  // redis-server's own pid, not the shell's: its CPU is what is measured.
+  const pid = Number(/^process_id:(\d+)/m.exec(cli('INFO', 'server'))?.[1]);
+  if (!pid) throw new Error(`redis-server on port ${port} did not tell its process id`);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    pid: child.pid,
-    cpuSeconds: () => cpuSeconds(child.pid),
+    pid,
+    cpuSeconds: () => cpuSeconds(pid),
     resetStats: () => cli('CONFIG', 'RESETSTAT'),
     /** INFO commandstats as `{ publish: { calls, usec } }`. */
     commandStats() {
