@@ -16,6 +16,7 @@ import net from 'node:net';
 import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { startFlags } from './lib/target.mjs';
+import { watched } from './lib/util.mjs';
 
 const HELP = `Usage: npm run bench:cross-instance -- [options]   (after npm run build)
 
@@ -99,7 +100,7 @@ async function main() {
 
   const children = new Set();
   process.on('exit', () => {
-    for (const child of children) child.kill('SIGKILL');
+    for (const child of children) child.kill('SIGHUP'); // SIGKILL of the command, through its shell (see watched)
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
   setTimeout(() => {
@@ -119,7 +120,10 @@ async function main() {
   }
 
   function start(command, args, env, readyText) {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...watched(command, args), {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     child.once('exit', () => children.delete(child));
     let output = '';

@@ -1,7 +1,7 @@
 // A throw-away redis-server for the benchmark: 127.0.0.1, a free port, nothing stored, stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { freePort } from './target.mjs';
-import { cpuSeconds } from './util.mjs';
+import { cpuSeconds, watched } from './util.mjs';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
 const REDIS_CLI = process.env.REDIS_CLI_BIN || 'redis-cli';
@@ -14,14 +14,8 @@ export function hasRedisServer() {
 export async function startRedis() {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  // Under a shell that stops it when the benchmark is gone, even killed with SIGKILL (when no exit handler runs):
-  // a redis-server left listening would outlive the run.
-  const watchdog =
-    '"$0" "$@" & r=$!; trap \'kill $r 2>/dev/null; wait $r; exit\' TERM; ' +
-    'while kill -0 $PPID 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done; kill $r 2>/dev/null; wait $r';
-  const child = spawn('sh', ['-c', watchdog, REDIS_SERVER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // The shell stops redis-server on SIGTERM (SIGKILL would stop the shell alone).
-  const killOnExit = () => child.kill('SIGTERM');
+  const child = spawn(...watched(REDIS_SERVER, args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const killOnExit = () => child.kill('SIGHUP'); // SIGKILL of redis-server, through its shell (see watched)
   process.once('exit', killOnExit);
   await new Promise((resolve, reject) => {
     let output = '';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { listenerPid, log, pidAlive, sleep, waitHealthy } from './util.mjs';
+import { listenerPid, log, pidAlive, sleep, waitHealthy, watched } from './util.mjs';
 
 function newestMtime(entry) {
   let stat;
@@ -76,14 +76,10 @@ export async function startServer({ root, command, label, env: extraEnv = {} }) 
   const logFile = path.join(os.tmpdir(), `bench-${label.replace(/\W+/g, '_')}-${port}.log`);
   const out = fs.openSync(logFile, 'w');
   const env = { ...process.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1' };
-  const child = command
-    ? spawn('bash', ['-c', command], { cwd: root, env, detached: true, stdio: ['ignore', out, out] })
-    : spawn(process.execPath, [...startFlags(root), 'dist/main.js'], {
-        cwd: root,
-        env,
-        detached: true,
-        stdio: ['ignore', out, out],
-      });
+  const [file, args] = command
+    ? watched('bash', ['-c', command])
+    : watched(process.execPath, [...startFlags(root), 'dist/main.js']);
+  const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   let exit = null;
   child.on('exit', (code, signal) => (exit = { code, signal }));

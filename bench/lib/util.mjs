@@ -61,6 +61,20 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * `command args` as the arguments of spawn(), under a shell that stops the command (SIGTERM) once the benchmark is
+ * gone, even when it was killed with SIGKILL and no exit handler ran: a server or redis-server left listening would
+ * outlive the run. The shell passes its own SIGTERM on, turns a SIGHUP into a SIGKILL of the command (SIGKILL
+ * itself would stop the shell alone), and exits with the command's status.
+ * @returns {[string, string[]]}
+ */
+export function watched(command, args = []) {
+  const script =
+    '"$0" "$@" & c=$!; trap \'kill $c 2>/dev/null\' TERM INT; trap \'kill -9 $c 2>/dev/null\' HUP; ' +
+    'while kill -0 $PPID 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 1; done; kill $c 2>/dev/null; wait $c';
+  return ['sh', ['-c', script, command, ...args]];
+}
+
 export function pidAlive(pid) {
   if (!pid) return null;
   try {
