@@ -1,7 +1,7 @@
 // A throw-away redis-server for the benchmark: 127.0.0.1, a free port, nothing stored, stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { freePort } from './target.mjs';
-import { cpuSeconds, watched } from './util.mjs';
+import { cpuSeconds, stopOnExit, watched } from './util.mjs';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
 const REDIS_CLI = process.env.REDIS_CLI_BIN || 'redis-cli';
@@ -15,8 +15,7 @@ export async function startRedis() {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   const child = spawn(...watched(REDIS_SERVER, args), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const killOnExit = () => child.kill('SIGHUP'); // SIGKILL of redis-server, through its shell (see watched)
-  process.once('exit', killOnExit);
+  const stop = stopOnExit(child, 'SIGHUP'); // SIGHUP: SIGKILL of redis-server, through its shell (see watched)
   await new Promise((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`redis-server not ready after 10 s:\n${output}`)), 10_000);
@@ -53,12 +52,6 @@ export async function startRedis() {
       }
       return out;
     },
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop,
   };
 }

@@ -75,6 +75,22 @@ export function watched(command, args = []) {
   return ['sh', ['-c', script, command, ...args]];
 }
 
+/**
+ * The stop() of a child the benchmark started: SIGTERM, resolved once the child has exited. Until stop() is called,
+ * `exitSignal` is sent to the child if the benchmark exits first.
+ */
+export function stopOnExit(child, exitSignal) {
+  const onExit = () => child.kill(exitSignal);
+  process.once('exit', onExit);
+  return async () => {
+    process.removeListener('exit', onExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+}
+
 export function pidAlive(pid) {
   if (!pid) return null;
   try {

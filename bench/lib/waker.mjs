@@ -2,7 +2,7 @@
 // On a small machine another process's wake-ups alone slow the server (redis-server wakes once per PUBLISH);
 // this measures how much, without any Redis work in the server.
 import { spawn } from 'node:child_process';
-import { cpuSeconds } from './util.mjs';
+import { cpuSeconds, stopOnExit } from './util.mjs';
 
 // Sleeps with Atomics.wait, which takes fractions of a millisecond (timers round to whole ones). Ends by itself
 // after `maxSeconds`, or when the benchmark that started it is gone.
@@ -24,8 +24,7 @@ export async function startWaker(rate, maxSeconds) {
   const child = spawn(process.execPath, ['-e', WAKER, String(rate), String(maxSeconds), String(process.pid)], {
     stdio: 'ignore',
   });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  const stop = stopOnExit(child, 'SIGKILL');
   await new Promise((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
@@ -33,12 +32,6 @@ export async function startWaker(rate, maxSeconds) {
   return {
     pid: child.pid,
     cpuSeconds: () => cpuSeconds(child.pid),
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop,
   };
 }
