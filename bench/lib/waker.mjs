@@ -5,17 +5,22 @@ import { spawn } from 'node:child_process';
 import { cpuSeconds, stopOnExit } from './util.mjs';
 
 // Sleeps with Atomics.wait, which takes fractions of a millisecond (timers round to whole ones). Ends by itself
-// after `maxSeconds`, or when the benchmark that started it is gone.
+// after `maxSeconds`, or within a second once the benchmark that started it is gone.
 const WAKER = `
 const [rate, maxSeconds, parent] = process.argv.slice(1).map(Number);
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const end = performance.now() + maxSeconds * 1000;
+// A rate of 0 (the side with Redis sent nothing): no wake-ups but the checks, once a second.
+const period = rate > 0 ? 1000 / rate : 1000;
 let next = performance.now();
-for (let n = 1; performance.now() < end; n++) {
-  next += 1000 / rate;
-  const wait = next - performance.now();
+let check = next + 1000;
+while (performance.now() < end) {
+  next += period;
+  const wait = Math.min(next - performance.now(), 1000);
   if (wait > 0) Atomics.wait(cell, 0, 0, wait);
-  if (n % 1000 === 0 && process.ppid !== parent) break;
+  if (performance.now() < check) continue;
+  if (process.ppid !== parent) break;
+  check += 1000;
 }
 `;
 
