@@ -30,6 +30,8 @@ describe('the service as a process', () => {
       expect(reader.json()).toEqual([{ before: 'shutdown', user_ip: '127.0.0.1' }]);
       await expect(request(`${url}/health/live`)).rejects.toThrow(/ECONNREFUSED/);
       expect(app.output()).toMatch(/SIGTERM/);
+      // Logged just before process.exit(): the asynchronous log stream is flushed on exit.
+      expect(app.output()).toContain('"msg":"Stopped"');
     } finally {
       app.child.kill('SIGKILL');
     }

@@ -1,6 +1,10 @@
+import { once } from 'node:events';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../config/app-config.js';
-import { httpLoggerOptions, redactQuery } from './logging.module.js';
+import { httpLoggerOptions, jsonLinesToStdout, redactQuery } from './logging.module.js';
 
 describe('redactQuery', () => {
   it.each([
@@ -45,5 +49,28 @@ describe('httpLoggerOptions', () => {
   ])('logs %s answered %d at %s', (url, statusCode, level) => {
     const req = { url, originalUrl: url } as never;
     expect(options.customLogLevel!(req, { statusCode } as ServerResponse as never, undefined)).toBe(level);
+  });
+});
+
+describe('jsonLinesToStdout', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'json-lines-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes every line, whole and in order, multi-byte characters included, when many come during a write', async () => {
+    const file = path.join(dir, 'out.log');
+    const fd = openSync(file, 'w');
+    const stream = jsonLinesToStdout(fd) as ReturnType<typeof jsonLinesToStdout> &
+      NodeJS.EventEmitter & {
+        end(): void;
+      };
+    // One synchronous loop: the first line starts a write, the others wait for it (the case the byte mode is for).
+    const lines = Array.from({ length: 3000 }, (_, i) => `${JSON.stringify({ i, msg: i % 3 ? 'é€😀' : 'ascii' })}\n`);
+    for (const line of lines) stream.write(line);
+    // end() writes what is left, then closes the file.
+    const closed = once(stream, 'close');
+    stream.end();
+    await closed;
+    expect(readFileSync(file, 'utf8')).toBe(lines.join(''));
   });
 });

@@ -57,13 +57,25 @@ function loadPinoPretty(): typeof import('pino-pretty') {
 }
 
 /**
- * Where logs go when no destination is given: stdout, as JSON lines or, with LOG_FORMAT=pretty, for people.
- * JSON is written asynchronously (a slow log collector must not block the event loop); pino flushes it on exit.
+ * Standard output for JSON lines, written asynchronously (a slow log collector must not block the event loop);
+ * pino flushes it on exit. Each line is held as bytes until its write: in sonic-boom's default text mode, every
+ * line logged while a write is under way is appended to one string whose length it then measures, which copies
+ * the whole string each time. A wave of subscribers (one line each) made about 3.4 kB of garbage per line that
+ * way, the largest part of a connection's garbage (docs/performance.md).
  */
+export function jsonLinesToStdout(fd = 1): DestinationStream {
+  const stream = pino.destination({ dest: fd, sync: false, contentMode: 'buffer' });
+  // In buffer mode, sonic-boom takes Buffers only; pino writes strings.
+  const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean;
+  stream.write = (line: string) => writeBytes(Buffer.from(line));
+  return stream;
+}
+
+/** Where logs go when no destination is given: stdout, as JSON lines or, with LOG_FORMAT=pretty, for people. */
 function defaultDestination(config: AppConfig): DestinationStream {
   return config.logFormat === 'pretty'
     ? loadPinoPretty()({ sync: true, colorize: process.stdout.isTTY, singleLine: true })
-    : pino.destination({ dest: 1, sync: false });
+    : jsonLinesToStdout();
 }
 
 /**
