@@ -49,6 +49,7 @@ Run length
   --ingest-subs N         ingest: subscribers of phase 2 (10)
   --fanout-events N       fanout: events per run (2000)        --fanout-rate N  fanout: events per second (200)
   --idle-subs N           idle: subscribers (5000)             --idle-cycles N  idle: connect/disconnect cycles (3)
+  --idle-settled S        idle: the second reading, S s after they connected (20; at least 3)
   --paused-events N       paused: POSTs (20000)                --paused-readers N  paused: readers that read (10)
   --bomb-parallel N       bomb: bombs at once per encoding (200)
   --backplane-rounds N    backplane: rounds of without / with (1)
@@ -77,6 +78,7 @@ const opt = parseCommandLine('bench', HELP, {
   'fanout-rate': { type: 'string' },
   'idle-subs': { type: 'string' },
   'idle-cycles': { type: 'string' },
+  'idle-settled': { type: 'string' },
   'paused-events': { type: 'string' },
   'paused-readers': { type: 'string' },
   'reader-threads': { type: 'string' },
@@ -118,6 +120,7 @@ const settings = {
   fanoutRate: int('fanout-rate', 200),
   idleSubs: int('idle-subs', defaults.idleSubs),
   idleCycles: int('idle-cycles', defaults.idleCycles),
+  idleSettled: int('idle-settled', 20),
   pausedEvents: int('paused-events', defaults.pausedEvents),
   pausedReaders: int('paused-readers', 10),
   readerThreads: int('reader-threads', 1),
@@ -129,6 +132,10 @@ const settings = {
   flowSeconds: int('flow-seconds', opt.quick ? 5 : 20),
   maxMinutes: int('max-minutes', defaults.maxMinutes),
 };
+if (settings.idleSettled < 3) {
+  log('--idle-settled must be at least 3 (s): the first reading is taken 2 s after the subscribers connected');
+  process.exit(2);
+}
 
 const RUNNERS = {
   ingest: scenarios.ingest,

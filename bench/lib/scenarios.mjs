@@ -190,10 +190,13 @@ async function reportedSubscribers(port) {
   }
 }
 
-/** RSS per idle subscriber, and RSS once they left, over a few connect/disconnect cycles. */
+/**
+ * RSS per idle subscriber, 2 s and --idle-settled s after they connected, and RSS once they left, over a few
+ * connect/disconnect cycles.
+ */
 export async function idle({ server, settings }) {
   const { port, pid } = server;
-  const { idleSubs: n, idleCycles: cycles } = settings;
+  const { idleSubs: n, idleCycles: cycles, idleSettled: settledS } = settings;
   const settleMs = 5000;
   await sleep(1000);
   const rss0 = rssKb(pid);
@@ -211,6 +214,10 @@ export async function idle({ server, settings }) {
       await sleep(2000);
       const rssUp = rssKb(pid);
       const reportedUp = await reportedSubscribers(port);
+      // The same subscribers, idle for longer: V8 collects the garbage of their connections only once allocation
+      // has slowed down for a few seconds (its memory reducer), so the reading 2 s after they connected holds it.
+      await sleep(settledS * 1000 - 2000);
+      const rssSettled = rssKb(pid);
       await pool.closeAll();
       await sleep(settleMs);
       const rssDown = rssKb(pid);
@@ -218,6 +225,7 @@ export async function idle({ server, settings }) {
       // Per subscriber: against the RSS with no subscriber at the start. The RSS just before a cycle is no better a
       // base: garbage left by the previous cycle may be collected while this one connects.
       const perSub = rss0 && rssUp ? round((rssUp - rss0) / n, 2) : null;
+      const perSubSettled = rss0 && rssSettled ? round((rssSettled - rss0) / n, 2) : null;
       result.cycles.push({
         registered: reg.probeSeen,
         connect_errors: reg.connectErrors,
@@ -226,6 +234,9 @@ export async function idle({ server, settings }) {
         rss_before_kb: rssBefore,
         rss_connected_kb: rssUp,
         kb_per_subscriber: perSub,
+        settled_after_s: settledS,
+        rss_settled_kb: rssSettled,
+        kb_per_subscriber_settled: perSubSettled,
         rss_after_leave_kb: rssDown,
         server_reported_subscribers: { connected: reportedUp, after_leave: reportedDown },
       });
@@ -235,12 +246,17 @@ export async function idle({ server, settings }) {
           `${mb(rssUp)} (${perSub ?? 'n/a'} kB per subscriber)`,
         ],
         [
+          `cycle ${c}: the same, ${settledS} s after they connected`,
+          `${mb(rssSettled)} (${perSubSettled ?? 'n/a'} kB per subscriber)`,
+        ],
+        [
           `cycle ${c}: RSS ${settleMs / 1000} s after they left`,
           `${mb(rssDown)}${reportedDown == null ? '' : ` (server reports ${reportedDown} subscribers)`}`,
         ],
       );
       log(
-        `  ${reg.probeSeen}/${n} registered in ${setupMs} ms; RSS ${mb(rssUp)}, ${perSub} kB/sub; after ${mb(rssDown)}`,
+        `  ${reg.probeSeen}/${n} registered in ${setupMs} ms; RSS ${mb(rssUp)}, ${perSub} kB/sub; ` +
+          `${settledS} s: ${mb(rssSettled)}, ${perSubSettled} kB/sub; after ${mb(rssDown)}`,
       );
     }
     // Still serving: a new reader receives an event.
