@@ -59,3 +59,11 @@ describe('bench/bench.mjs --json', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject({ meta: { target: url }, scenarios: { idle: {} } });
   }, 30_000);
 });
+
+describe('bench/bench.mjs --idle-settled', () => {
+  it('refuses less than 3 s (the first reading is at 2 s), naming the option, before starting anything', async () => {
+    const result = await run('bench/bench.mjs', ['-s', 'idle', '--skip-build', '--idle-settled', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--idle-settled must be at least 3');
+  });
+});
