@@ -103,11 +103,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const defaults = opt.quick
   ? { duration: 3, fanoutEvents: 400, idleSubs: 2000, idleCycles: 2, pausedEvents: 8000, maxMinutes: 8 }
   : { duration: 10, fanoutEvents: 2000, idleSubs: 5000, idleCycles: 3, pausedEvents: 20000, maxMinutes: 20 };
-const int = (name, fallback) => {
+const int = (name, fallback, { min = 1, why = '' } = {}) => {
   if (opt[name] === undefined) return fallback;
   const n = Number(opt[name]);
-  if (!Number.isInteger(n) || n < 1) {
-    log(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n < min) {
+    log(`--${name} must be ${min === 1 ? 'a positive integer' : `at least ${min}${why}`}`);
     process.exit(2);
   }
   return n;
@@ -120,7 +120,10 @@ const settings = {
   fanoutRate: int('fanout-rate', 200),
   idleSubs: int('idle-subs', defaults.idleSubs),
   idleCycles: int('idle-cycles', defaults.idleCycles),
-  idleSettled: int('idle-settled', 20),
+  idleSettled: int('idle-settled', 20, {
+    min: 3,
+    why: ' (s): the first reading is taken 2 s after the subscribers connected',
+  }),
   pausedEvents: int('paused-events', defaults.pausedEvents),
   pausedReaders: int('paused-readers', 10),
   readerThreads: int('reader-threads', 1),
@@ -132,10 +135,6 @@ const settings = {
   flowSeconds: int('flow-seconds', opt.quick ? 5 : 20),
   maxMinutes: int('max-minutes', defaults.maxMinutes),
 };
-if (settings.idleSettled < 3) {
-  log('--idle-settled must be at least 3 (s): the first reading is taken 2 s after the subscribers connected');
-  process.exit(2);
-}
 
 const RUNNERS = {
   ingest: scenarios.ingest,

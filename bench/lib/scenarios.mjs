@@ -196,8 +196,8 @@ async function reportedSubscribers(port) {
  */
 export async function idle({ server, settings }) {
   const { port, pid } = server;
-  const { idleSubs: n, idleCycles: cycles, idleSettled: settledS } = settings;
-  const settleMs = 5000;
+  const { idleSubs: n, idleCycles: cycles, idleSettled: secondReadingS } = settings;
+  const afterLeaveMs = 5000;
   await sleep(1000);
   const rss0 = rssKb(pid);
   const result = { subscribers: n, rss_baseline_kb: rss0, cycles: [] };
@@ -214,12 +214,12 @@ export async function idle({ server, settings }) {
       await sleep(2000);
       const rssUp = rssKb(pid);
       const reportedUp = await reportedSubscribers(port);
-      // The same subscribers, idle for longer: V8 collects the garbage of their connections only once allocation
-      // has slowed down for a few seconds (its memory reducer), so the reading 2 s after they connected holds it.
-      await sleep(settledS * 1000 - 2000);
+      // The same subscribers, idle for longer: V8 looks for memory to give back only once allocation has slowed down
+      // for a few seconds (its memory reducer), so the reading 2 s after they connected may still hold some.
+      await sleep(secondReadingS * 1000 - 2000);
       const rssSettled = rssKb(pid);
       await pool.closeAll();
-      await sleep(settleMs);
+      await sleep(afterLeaveMs);
       const rssDown = rssKb(pid);
       const reportedDown = await reportedSubscribers(port);
       // Per subscriber: against the RSS with no subscriber at the start. The RSS just before a cycle is no better a
@@ -234,7 +234,7 @@ export async function idle({ server, settings }) {
         rss_before_kb: rssBefore,
         rss_connected_kb: rssUp,
         kb_per_subscriber: perSub,
-        settled_after_s: settledS,
+        settled_after_s: secondReadingS,
         rss_settled_kb: rssSettled,
         kb_per_subscriber_settled: perSubSettled,
         rss_after_leave_kb: rssDown,
@@ -246,17 +246,17 @@ export async function idle({ server, settings }) {
           `${mb(rssUp)} (${perSub ?? 'n/a'} kB per subscriber)`,
         ],
         [
-          `cycle ${c}: the same, ${settledS} s after they connected`,
+          `cycle ${c}: the same, ${secondReadingS} s after they connected`,
           `${mb(rssSettled)} (${perSubSettled ?? 'n/a'} kB per subscriber)`,
         ],
         [
-          `cycle ${c}: RSS ${settleMs / 1000} s after they left`,
+          `cycle ${c}: RSS ${afterLeaveMs / 1000} s after they left`,
           `${mb(rssDown)}${reportedDown == null ? '' : ` (server reports ${reportedDown} subscribers)`}`,
         ],
       );
       log(
         `  ${reg.probeSeen}/${n} registered in ${setupMs} ms; RSS ${mb(rssUp)}, ${perSub} kB/sub; ` +
-          `${settledS} s: ${mb(rssSettled)}, ${perSubSettled} kB/sub; after ${mb(rssDown)}`,
+          `${secondReadingS} s: ${mb(rssSettled)}, ${perSubSettled} kB/sub; after ${mb(rssDown)}`,
       );
     }
     // Still serving: a new reader receives an event.

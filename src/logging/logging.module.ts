@@ -60,8 +60,8 @@ function loadPinoPretty(): typeof import('pino-pretty') {
  * Standard output for JSON lines, written asynchronously (a slow log collector must not block the event loop);
  * pino flushes it on exit. Each line is held as bytes until its write: in sonic-boom's default text mode, every
  * line logged while a write is under way is appended to one string whose length it then measures, which copies
- * the whole string each time. A wave of subscribers (one line each) made about 3.4 kB of garbage per line that
- * way, the largest part of a connection's garbage (docs/performance.md).
+ * the whole string each time. A wave of subscribers (one line each) made about 4 kB of garbage per connection
+ * that way, of the 55 kB a connection allocates (docs/performance.md).
  */
 export function jsonLinesToStdout(fd = 1): DestinationStream {
   const stream = pino.destination({ dest: fd, sync: false, contentMode: 'buffer' });
