@@ -22,6 +22,8 @@ const common = {
 
 export default {
   testTimeout: 30000,
+  // The process specs start the build (dist/) as `npm start` does: built once here, when it is older than src/.
+  globalSetup: '<rootDir>/test/support/global-setup.mjs',
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
     { ...common, displayName: 'e2e', roots: ['<rootDir>/test'], testMatch: ['**/*.e2e-spec.ts'] },

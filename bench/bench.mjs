@@ -31,7 +31,7 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
                 for --flow-seconds: RSS at start, connected, peak (sampled every 100 ms), after they left
   (backplane and idle-flow start their own servers: not with --url or --reuse-server)
 
-Target (default: builds if dist/ is missing or older than src/, then runs node dist/main.js)
+Target (default: builds if dist/ is missing or older than src/, then runs it as npm start does)
   --target CMD     start CMD under bash instead (it gets PORT), e.g. a reference server doing the same job
   --url URL        measure a server already running on 127.0.0.1 (--pid PID for its RSS and CPU)
   --label NAME     name of the target in the table and the JSON
@@ -200,7 +200,7 @@ async function main() {
   const label = opt.label ?? (opt.target ? 'target' : opt.url ? 'url' : 'app');
   const meta = {
     label,
-    target: opt.url ?? opt.target ?? 'node dist/main.js',
+    target: opt.url ?? opt.target ?? 'npm start',
     started_at: new Date().toISOString(),
     node: process.version,
     cpus: os.cpus().length,

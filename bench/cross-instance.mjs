@@ -4,7 +4,7 @@
 //
 //   npm run build && npm run bench:cross-instance -- [--events 2000] [--rate 200] [--readers 10] [--bytes 400]
 //
-// Starts its own redis-server (no persistence) and `node dist/main.js` processes on 127.0.0.1 free ports, and
+// Starts its own redis-server (no persistence) and service processes (as `npm start` runs them) on 127.0.0.1 free ports, and
 // stops them at the end. Bounded: a fixed number of events at a fixed rate, and a hard time limit.
 // Each event carries its send time (process.hrtime, one monotonic clock for every process of the machine), taken
 // just before its POST; the readers, in a worker thread so that receiving does not delay sending, subtract it on
@@ -15,7 +15,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { startFlags } from './lib/target.mjs';
+import { START_COMMAND } from './lib/target.mjs';
 import { watched } from './lib/util.mjs';
 
 const HELP = `Usage: npm run bench:cross-instance -- [options]   (after npm run build)
@@ -156,13 +156,7 @@ async function main() {
 
   async function startApp(env) {
     const port = await freePort();
-    const child = await start(
-      process.execPath,
-      // As `npm start` runs it (the Dockerfile's flags).
-      [...startFlags(process.cwd()), 'dist/main.js'],
-      { ...env, PORT: String(port), HOST: '127.0.0.1' },
-      'Listening on',
-    );
+    const child = await start(...START_COMMAND, { ...env, PORT: String(port), HOST: '127.0.0.1' }, 'Listening on');
     // With Redis, /health is 200 once the backplane is up.
     for (let i = 0; i < 100; i++) {
       if ((await status(`http://127.0.0.1:${port}/health`)) === 200) return { child, port };

@@ -28,15 +28,17 @@ fail() {
 
 # The build stage's `COPY <src>... <dest>` lines (those before the second FROM, without --from).
 # Sources are copied to the same relative path, which is what the Dockerfile does with WORKDIR /app.
+# The COPY lines of stage $1 (1: build, 2: runtime) that copy from the context, into folder $2.
 copy_sources() {
-  awk '/^FROM /{n++} n==1 && /^COPY / && !/--from/' "$dockerfile" | while read -r _ args; do
+  local stage=$1 into=$2
+  awk -v stage="$stage" '/^FROM /{n++} n==stage && /^COPY / && !/--from/' "$dockerfile" | while read -r _ args; do
     read -r -a parts <<<"$args"
     local dest=${parts[-1]}
     unset 'parts[-1]'
     for src in "${parts[@]}"; do
       [[ "$dest" == "./" || "$dest" == "./$src" || "$dest" == "$src" ]] ||
         fail "COPY $src $dest: this script only mirrors COPYs into the same relative path"
-      (cd "$root" && cp -R --parents "$src" "$build/")
+      (cd "$root" && cp -R --parents "$src" "$into/")
     done
   done
 }
@@ -79,17 +81,16 @@ echo "docker-equivalent: node $(node --version), as the image's $(grep -m1 '^ARG
 mkdir -p "$build" "$runtime"
 
 step "build stage: COPY sources, npm ci, npm run build (in $build)"
-copy_sources
+copy_sources 1 "$build"
 (cd "$build" && npm ci --no-audit --no-fund && npm run build)
 [[ -f "$build/dist/main.js" ]] || fail "the build produced no dist/main.js"
-[[ -f "$build/dist/openapi.json" ]] || fail "the build generated no dist/openapi.json (the API docs)"
 
 step "runtime stage: npm ci --omit=dev --omit=optional --ignore-scripts, dist from the build stage (in $runtime)"
-cp "$build/package.json" "$build/package-lock.json" "$runtime/"
+copy_sources 2 "$runtime"
 (cd "$runtime" && NODE_ENV=production npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund)
 cp -R "$build/dist" "$runtime/dist"
 # A dev dependency here would mean the image carries the toolchain.
-for dev in typescript @nestjs/cli @nestjs/swagger jest eslint; do
+for dev in typescript @nestjs/cli jest eslint; do
   [[ ! -e "$runtime/node_modules/$dev" ]] || fail "dev dependency $dev is in the runtime folder"
 done
 

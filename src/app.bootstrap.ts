@@ -6,7 +6,6 @@ import { AppModule } from './app.module.js';
 import { APP_OPTIONS, configureApp } from './app.setup.js';
 import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
-import { collectStartupGarbage } from './common/startup-garbage.js';
 import { cgroupMemoryLimit } from './common/cgroup-memory.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
 
@@ -75,15 +74,6 @@ export async function bootstrap(): Promise<void> {
   const listener = await bind(config, early);
   const logger = new Logger('Main');
   const app = await NestFactory.create(AppModule.forRoot(config), APP_OPTIONS);
-  // Once every module is loaded and Nest has scanned them, and before init opens the Redis connections: collected
-  // after those, the ingest with Redis stayed 10 points slower (docs/performance.md, fifth pass).
-  const memory = collectStartupGarbage();
-  logger.debug(
-    memory
-      ? `Start-up garbage collected: heap ${memory.heapBefore} -> ${memory.heapAfter} MB, ` +
-          `RSS ${memory.rssBefore} -> ${memory.rssAfter} MB, in ${memory.took} ms`
-      : 'Start-up garbage not collected: no gc function from this Node, or it failed',
-  );
   await configureApp(app, config);
   // Node's server.listen(handle): the HTTP server accepts on the socket bound above (Nest types only a port).
   await app.listen(listener as unknown as number);

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import type { Timings } from './config/timings.js';
 import { ConsoleModule } from './console/console.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -12,6 +13,8 @@ import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 export interface AppModuleOptions {
   /** Where logs are written instead of stdout (the e2e tests capture them). */
   logDestination?: DestinationStream;
+  /** Shorter waits than the built-in ones (the tests). */
+  timings?: Partial<Timings>;
 }
 
 @Module({})
@@ -20,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot(config, options.timings),
         LoggingModule.forRoot(config, options.logDestination),
         MetricsModule,
         RateLimitModule.forRoot(config),

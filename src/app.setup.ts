@@ -2,34 +2,29 @@ import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
-import { checkForwardedHops } from './common/client-address.js';
 import { answerClientErrorsInJson } from './common/client-error.js';
 import { ShutdownState } from './common/shutdown-state.service.js';
 import type { AppConfig } from './config/app-config.js';
+import { answerContinueAfterLengthCheck } from './events/body-reader.js';
+import { INGEST_PATH } from './events/events.controller.js';
 import { setupDocs } from './openapi/openapi.setup.js';
 
 /** Nest application options the service needs; shared by app.bootstrap.ts and the e2e tests. */
 export const APP_OPTIONS = {
   // Bodies are read raw by the ingest handler: Nest's JSON parser ignores text/plain beacons.
   bodyParser: false,
-  // Start-up lines wait for the pino logger, which app.bootstrap.ts installs once the application is built.
+  // Start-up lines wait for the pino logger, which configureApp installs once the application is built.
   bufferLogs: true,
 } as const;
 
 /**
- * Express and HTTP server settings that do not belong to any one module, and the API docs (files of the build,
- * read from `docsDir`: dist/ by default); then initializes the application (Nest registers its routes;
- * IngestFastLane picks the ingest lane). What remains is `listen()`.
+ * Express and HTTP server settings that do not belong to any one module, and the API docs; then initializes the
+ * application. What remains is `listen()`.
  */
-export async function configureApp(
-  app: INestApplication,
-  config: AppConfig,
-  options: { docsDir?: string } = {},
-): Promise<void> {
+export async function configureApp(app: INestApplication, config: AppConfig): Promise<void> {
   app.useLogger(app.get(Logger));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
-  checkForwardedHops(express.getHttpAdapter().getInstance());
   express.disable('x-powered-by');
   express.disable('etag');
   const server = app.getHttpServer() as Server;
@@ -37,8 +32,8 @@ export async function configureApp(
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   answerClientErrorsInJson(server);
-  setupDocs(app, options.docsDir);
+  answerContinueAfterLengthCheck(server, `/${INGEST_PATH}`);
+  setupDocs(app);
   await app.init();
-  // After init, when the ingest lane is in place: this listener sees every request first, on both lanes.
   app.get(ShutdownState).watch(server);
 }

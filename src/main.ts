@@ -1,8 +1,10 @@
-// The entry point. app.preload.ts changes how some modules are loaded, which must happen before they are linked:
-// every static import is linked before the first one runs, hence the application by a dynamic import.
-import { restoreDateTimeFormat } from './app.preload.js';
+// This module imports nothing else statically: on an older Node, the application's modules would fail to load
+// before the version could be checked.
+import { isSupportedNode, unsupportedNodeMessage } from './common/node-version.js';
 
+if (!isSupportedNode(process.versions.node)) {
+  process.stderr.write(`${unsupportedNodeMessage(process.versions.node)}\n`);
+  process.exit(1);
+}
 const { bootstrap } = await import('./app.bootstrap.js');
-// Every module is loaded: formatters made from now on are made at once again.
-restoreDateTimeFormat();
-void bootstrap();
+await bootstrap();

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { postEvent, request } from './support/http.js';
-import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { freePort } from './support/free-port.js';
 import { waitUntil } from './support/wait-until.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
@@ -37,7 +37,6 @@ function waitForHealth(port: number, status: number, timeoutMs = 10_000): Promis
 
 describeWithRedis('backplane: the service as processes, over TLS with a password', () => {
   const password = 'pa$$word-never-logged';
-  let main: string;
   let dir: string;
   let tls: { cert: string; key: string; ca: string };
   let redis: RedisServer;
@@ -45,14 +44,13 @@ describeWithRedis('backplane: the service as processes, over TLS with a password
 
   const start = async (env: Record<string, string>) => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), NODE_EXTRA_CA_CERTS: tls.ca, ...env });
+    const app = spawnApp({ PORT: String(port), NODE_EXTRA_CA_CERTS: tls.ca, ...env });
     apps.push(app);
     await waitUntilListening(port);
     return { app, port, url: `http://127.0.0.1:${port}` };
   };
 
   beforeAll(async () => {
-    main = buildOnce();
     dir = mkdtempSync(path.join(tmpdir(), 'backplane-tls-'));
     tls = makeCertificates(dir);
     redis = await RedisServer.start({ tls, password });
@@ -62,7 +60,6 @@ describeWithRedis('backplane: the service as processes, over TLS with a password
     for (const { child } of apps) child.kill('SIGKILL');
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    removeBuild();
   });
 
   it('shares events between two processes over rediss:// and never logs the password', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from './support/http.js';
 import { startApp, type RunningApp } from './support/app.js';
-import { buildOnce, removeBuild, spawnApp, waitUntilListening } from './support/child-app.js';
+import { spawnApp, waitUntilListening } from './support/child-app.js';
 import { freePort } from './support/free-port.js';
 import { scrape, sample } from './support/metrics.js';
 
@@ -55,15 +55,9 @@ describe('build info: the running version and commit', () => {
   });
 
   describe('as a process', () => {
-    let main: string;
-    beforeAll(() => {
-      main = buildOnce();
-    }, 120_000);
-    afterAll(removeBuild);
-
     it('are in the start-up log line', async () => {
       const port = await freePort();
-      const app = spawnApp(main, { PORT: String(port), APP_VERSION: '1.2.3', GIT_COMMIT: 'deadbeef' });
+      const app = spawnApp({ PORT: String(port), APP_VERSION: '1.2.3', GIT_COMMIT: 'deadbeef' });
       try {
         await waitUntilListening(port);
         const line = app

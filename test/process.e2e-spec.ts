@@ -1,20 +1,14 @@
 import { createServer, type Server } from 'node:net';
 import { waitUntil } from './support/wait-until.js';
 import { postEvent, request } from './support/http.js';
-import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { freePort } from './support/free-port.js';
 import { SseClient } from './support/sse-client.js';
 
 describe('the service as a process', () => {
-  let main: string;
-  beforeAll(() => {
-    main = buildOnce();
-  }, 120_000);
-  afterAll(removeBuild);
-
   it('on SIGTERM with SHUTDOWN_DRAIN_MS=0: ends open streams cleanly, refuses new connections, exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_TIMEOUT_MS: '5000' });
+    const app = spawnApp({ PORT: String(port), SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_TIMEOUT_MS: '5000' });
     try {
       await waitUntilListening(port);
       const url = `http://127.0.0.1:${port}`;
@@ -43,7 +37,7 @@ describe('the service as a process', () => {
     ['TRUST_PROXY', 'not-an-address'],
     ['SSE_HEARTBEAT_MS', '1.5'],
   ])('exits 1 naming the variable when %s=%s', async (name, value) => {
-    const app = spawnApp(main, { [name]: value });
+    const app = spawnApp({ [name]: value });
     const code = await app.exited;
     expect(code).toBe(1);
     expect(app.output()).toContain(`${name}=${JSON.stringify(value)}`);
@@ -51,28 +45,12 @@ describe('the service as a process', () => {
 
   it('logs one start-up line with the address and the effective configuration', async () => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), MAX_SUBSCRIBERS: '77' });
+    const app = spawnApp({ PORT: String(port), MAX_SUBSCRIBERS: '77' });
     try {
       await waitUntilListening(port);
       expect(app.output()).toMatch(
         new RegExp(`Listening on http://127\\.0\\.0\\.1:${port}\\b[^\\n]*"maxSubscribers":77`),
       );
-    } finally {
-      app.child.kill('SIGKILL');
-    }
-  });
-
-  it('collects the garbage of its start-up before it serves, and says so at debug level', async () => {
-    const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), LOG_LEVEL: 'debug' });
-    try {
-      await waitUntilListening(port);
-      const output = app.output();
-      const collected = /Start-up garbage collected: heap ([\d.]+) -> ([\d.]+) MB/.exec(output);
-      expect(collected).not.toBeNull();
-      // The young generation alone gives back several MB: it shrinks from its start-up size to its smallest.
-      expect(Number(collected![2])).toBeLessThan(Number(collected![1]) - 2);
-      expect(collected!.index).toBeLessThan(output.indexOf('Listening on'));
     } finally {
       app.child.kill('SIGKILL');
     }
@@ -98,7 +76,7 @@ describe('the service as a process', () => {
     ['REDIS_URL', 'redis://secret%zz:pw@host'],
     ['HOST', 'not..valid'],
   ])('refuses %s=%j at validation: one line naming it, no secret, exit 1', async (name, value) => {
-    const app = spawnApp(main, { [name]: value, PORT: String(await freePort()) });
+    const app = spawnApp({ [name]: value, PORT: String(await freePort()) });
     try {
       expect(await exitWithin(app, 10_000)).toBe(1);
       expectOneLineRefusal(app.output(), name);
@@ -109,7 +87,7 @@ describe('the service as a process', () => {
   });
 
   it('exits 1 in one line naming HOST when HOST is no address of this machine', async () => {
-    const app = spawnApp(main, { HOST: '10.255.255.1', PORT: String(await freePort()) });
+    const app = spawnApp({ HOST: '10.255.255.1', PORT: String(await freePort()) });
     try {
       expect(await exitWithin(app, 10_000)).toBe(1);
       expectOneLineRefusal(app.output(), 'HOST');
@@ -123,7 +101,7 @@ describe('the service as a process', () => {
     const taken: Server = createServer();
     await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
     try {
-      const app = spawnApp(main, { PORT: String(port) });
+      const app = spawnApp({ PORT: String(port) });
       try {
         expect(await exitWithin(app, 10_000)).toBe(1);
         expectOneLineRefusal(app.output(), 'PORT');
@@ -138,7 +116,7 @@ describe('the service as a process', () => {
 
   /** Starts the service with PORT=0 and returns the URL its start-up line gives. */
   async function startOnAnyPort(env: Record<string, string>) {
-    const app = spawnApp(main, { PORT: '0', ...env });
+    const app = spawnApp({ PORT: '0', ...env });
     await waitUntil(() => /Listening on \S+/.test(app.output()) || app.output().includes('Cannot'), 15000, 'start');
     const logged = /Listening on (http:\/\/\S+?)"/.exec(app.output())?.[1] ?? 'none';
     return { app, logged };

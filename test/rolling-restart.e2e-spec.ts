@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { postOn, request } from './support/http.js';
-import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { waitUntil } from './support/wait-until.js';
 import { describeWithNginx, Nginx } from './support/nginx.js';
 import { freePort } from './support/free-port.js';
@@ -108,25 +108,22 @@ interface Instance {
 
 describeWithNginx('rolling restart behind nginx', () => {
   describeWithRedis('two instances joined by Redis, keep-alive upstreams as in deploy/nginx.conf', () => {
-    let main: string;
     let redis: RedisServer;
     let nginx: Nginx | undefined;
     const children: ChildApp[] = [];
 
     beforeAll(async () => {
-      main = buildOnce();
       redis = await RedisServer.start();
-    }, 120_000);
+    });
 
     afterAll(async () => {
       for (const { child } of children) child.kill('SIGKILL');
       await nginx?.stop();
       await redis?.stop();
-      removeBuild();
     });
 
     const startInstance = async (port: number): Promise<Instance> => {
-      const app = spawnApp(main, {
+      const app = spawnApp({
         PORT: String(port),
         REDIS_URL: redis.url,
         REDIS_CHANNEL: 'rolling-restart',

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { postOn, request, startPost, type HttpResult } from './support/http.js';
-import { buildOnce, removeBuild, spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
+import { spawnApp, waitUntilListening, type ChildApp } from './support/child-app.js';
 import { freePort } from './support/free-port.js';
 import { waitUntil } from './support/wait-until.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
@@ -30,21 +30,15 @@ async function waitForDrain(port: number): Promise<void> {
 }
 
 describe('shutdown of the service as a process', () => {
-  let main: string;
   const apps: ChildApp[] = [];
-
-  beforeAll(() => {
-    main = buildOnce();
-  }, 120_000);
 
   afterAll(() => {
     for (const { child } of apps) child.kill('SIGKILL');
-    removeBuild();
   });
 
   const start = async (env: Record<string, string>) => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), ...env });
+    const app = spawnApp({ PORT: String(port), ...env });
     apps.push(app);
     await waitUntilListening(port);
     return { app, port, url: `http://127.0.0.1:${port}` };
@@ -160,24 +154,21 @@ describe('shutdown of the service as a process', () => {
 });
 
 describeWithRedis('shutdown with the Redis backplane', () => {
-  let main: string;
   let redis: RedisServer;
   const apps: ChildApp[] = [];
 
   beforeAll(async () => {
-    main = buildOnce();
     redis = await RedisServer.start();
   }, 120_000);
 
   afterAll(async () => {
     for (const { child } of apps) child.kill('SIGKILL');
     await redis?.stop();
-    removeBuild();
   });
 
   const start = async (env: Record<string, string>) => {
     const port = await freePort();
-    const app = spawnApp(main, { PORT: String(port), REDIS_URL: redis.url, REDIS_CHANNEL: 'shutdown-test', ...env });
+    const app = spawnApp({ PORT: String(port), REDIS_URL: redis.url, REDIS_CHANNEL: 'shutdown-test', ...env });
     apps.push(app);
     await waitUntilListening(port);
     await waitUntil(async () => (await request(`http://127.0.0.1:${port}/health`)).status === 200, 10_000, 'Redis');
@@ -203,7 +194,7 @@ describeWithRedis('shutdown with the Redis backplane', () => {
       await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
       const port = await freePort();
       const { port: relayPort } = relay.address() as net.AddressInfo;
-      const app = spawnApp(main, {
+      const app = spawnApp({
         PORT: String(port),
         REDIS_URL: `redis://127.0.0.1:${relayPort}`,
         REDIS_CHANNEL: 'shutdown-test',

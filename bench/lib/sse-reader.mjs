@@ -26,7 +26,10 @@ export class SseReader {
     this.buffer = '';
   }
 
-  /** Resolves once the response headers arrived (any status); rejects on a connection error or timeout. */
+  /**
+   * Resolves once the request is sent (a server may hold its headers until the first event, as the Go original
+   * does); rejects on a connection error or timeout. `status` is set when the headers arrive.
+   */
   connect(timeoutMs = 10000) {
     return new Promise((resolve, reject) => {
       const req = http.get(
@@ -50,6 +53,10 @@ export class SseReader {
       );
       this.req = req;
       const timer = setTimeout(() => req.destroy(new Error('connect timeout')), timeoutMs);
+      req.on('finish', () => {
+        clearTimeout(timer);
+        resolve(this);
+      });
       req.on('error', (err) => {
         clearTimeout(timer);
         this.error ??= err.code || err.message;

@@ -1,4 +1,4 @@
-// The server under test: the project's build (`node dist/main.js`), another command (`--target`) or an already
+// The server under test: the project's build (as `npm start` runs it), another command (`--target`) or an already
 // running server (`--url`). Servers the benchmark starts listen on 127.0.0.1 and a free port, given as PORT.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,31 +54,21 @@ function tail(file, lines = 30) {
   }
 }
 
-/**
- * The Node flags of `npm start` (package.json: `[exec] node [flags] dist/main.js`), which the Dockerfile runs too:
- * the benchmark measures the service as it is deployed.
- */
-export function startFlags(root) {
-  const start = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
-  const words = start.trim().split(/\s+/);
-  if (words[0] === 'exec') words.shift();
-  return words[0] === 'node' && words.at(-1) === 'dist/main.js' ? words.slice(1, -1) : [];
-}
+/** How `npm start` and the image start the service: the benchmark measures it as it is deployed. */
+export const START_COMMAND = ['sh', ['scripts/start.sh']];
 
 /**
  * Starts a server in its own process group with PORT (and HOST=127.0.0.1) in its environment, waits for
  * GET /health to answer 200, and returns `{ port, pid, url, logFile, exited(), stop() }`.
  * @param {{ root: string, command?: string, label: string, env?: Record<string, string> }} o without `command`:
- *   `node dist/main.js` in `root`; `env`: variables added for this server (e.g. REDIS_URL)
+ *   `npm start`'s command (scripts/start.sh) in `root`; `env`: variables added for this server (e.g. REDIS_URL)
  */
 export async function startServer({ root, command, label, env: extraEnv = {} }) {
   const port = await freePort();
   const logFile = path.join(os.tmpdir(), `bench-${label.replace(/\W+/g, '_')}-${port}.log`);
   const out = fs.openSync(logFile, 'w');
   const env = { ...process.env, ...extraEnv, PORT: String(port), HOST: '127.0.0.1' };
-  const [file, args] = command
-    ? watched('bash', ['-c', command])
-    : watched(process.execPath, [...startFlags(root), 'dist/main.js']);
+  const [file, args] = command ? watched('bash', ['-c', command]) : watched(...START_COMMAND);
   const child = spawn(file, args, { cwd: root, env, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   let exit = null;

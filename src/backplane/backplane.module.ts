@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { Timings } from '../config/timings.js';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { Backplane } from './backplane.js';
@@ -14,12 +15,12 @@ import { LocalBackplane } from './local-backplane.js';
   providers: [
     {
       provide: Backplane,
-      useFactory: async (config: AppConfig, metrics: MetricsService): Promise<Backplane> => {
+      useFactory: async (config: AppConfig, timings: Timings, metrics: MetricsService): Promise<Backplane> => {
         if (!config.redisUrl) return new LocalBackplane();
         const { RedisBackplane } = await import('./redis-backplane.js');
-        return new RedisBackplane(config, metrics);
+        return new RedisBackplane(config, timings, metrics);
       },
-      inject: [AppConfig, MetricsService],
+      inject: [AppConfig, Timings, MetricsService],
     },
   ],
   exports: [Backplane],

@@ -2,10 +2,10 @@ import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { Subject } from 'rxjs';
 import { AppConfig, redactUrl, splitUrls } from '../config/app-config.js';
+import type { Timings } from '../config/timings.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { MetricsService, type BackplaneMetrics } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
-import { PublishCommand, RequestBuffers } from './publish-command.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
 
 /**
@@ -17,24 +17,10 @@ export const MAX_UNCONFIRMED_PUBLISHES = 10_000;
 /** A turn's events are sent as one message, up to this many bytes of frames: past it, a message is sent at once. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-/**
- * Each connection is checked with a PING this often, and dropped and made again when the answer takes longer: a
- * Redis that hangs, or a connection that died without a word (TCP keep-alive would take minutes), is then noticed.
- * In cluster mode, a probe message goes round the channel as often instead (see RedisBackplane).
- */
-export const PING_INTERVAL_MS = 5_000;
-
 /** Delay before reconnection attempt `attempt` (1, 2, ...): 100 ms doubling up to 2 s, plus jitter so that a fleet does not reconnect in step. */
 export function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000) + Math.floor(Math.random() * 100);
 }
-
-/**
- * Longest wait at start-up for the first connections, so that the instance starts listening with its backplane up:
- * an event accepted before would reach this instance's subscribers only. A Redis that refuses or fails does not
- * hold the start any longer (the instance starts without it and joins when it comes).
- */
-export const STARTUP_WAIT_MS = 3_000;
 
 type State = 'connecting' | 'up' | 'down' | 'closed';
 type Connection = Redis | Cluster;
@@ -73,7 +59,6 @@ export function clusterSeeds(value: string): {
 export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RedisBackplane');
   private readonly codec = new RedisMessageCodec();
-  private readonly buffers = new RequestBuffers();
   private readonly incoming = new Subject<BroadcastEvent>();
   readonly incoming$ = this.incoming.asObservable();
   private readonly channel: string;
@@ -103,7 +88,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
 
   constructor(
     private readonly config: AppConfig,
-    private readonly metrics: MetricsService,
+    private readonly timings: Timings,
+    metrics: MetricsService,
   ) {
     super();
     this.channel = config.redisChannel;
@@ -159,14 +145,14 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
       this.update(true);
     });
     this.subscriber.on('error', (err: Error) => this.onError(err));
-    this.pingTimer = setInterval(() => this.check(), PING_INTERVAL_MS);
+    this.pingTimer = setInterval(() => this.check(), this.timings.redisPingIntervalMs);
     this.pingTimer.unref();
     const mode = this.cluster ? 'cluster seed nodes' : '';
     this.logger.log(
       `Connecting to ${mode}${mode && ' '}${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`,
     );
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => this.started?.(), STARTUP_WAIT_MS);
+      const timer = setTimeout(() => this.started?.(), this.timings.redisStartupWaitMs);
       this.started = () => {
         this.started = undefined;
         clearTimeout(timer);
@@ -240,10 +226,10 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   }
 
   private send(events: readonly BroadcastEvent[]): Promise<unknown> {
-    const name = this.cluster ? 'spublish' : 'publish';
-    const command = new PublishCommand(name, this.channel, this.codec, events, this.buffers);
-    void this.publisher.sendCommand(command);
-    return command.promise;
+    const message = this.codec.encode(events);
+    return this.cluster
+      ? this.publisher.spublish(this.channel, message)
+      : this.publisher.publish(this.channel, message);
   }
 
   private dropped(n: number): void {
@@ -295,19 +281,19 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     );
   }
 
-  /** Every PING_INTERVAL_MS: a PING on each connection, or in cluster mode a probe round the channel. */
+  /** Every redisPingIntervalMs: a PING on each connection, or in cluster mode a probe round the channel. */
   private check(): void {
     if (!this.cluster) {
       this.ping(this.publisher as Redis);
       this.ping(this.subscriber as Redis);
       return;
     }
-    if (this.echoing && Date.now() - this.lastEchoAt > 2 * PING_INTERVAL_MS) {
+    if (this.echoing && Date.now() - this.lastEchoAt > 2 * this.timings.redisPingIntervalMs) {
       this.echoing = false;
-      this.lastError = `no message of this instance came back within ${(2 * PING_INTERVAL_MS) / 1000} s`;
+      this.lastError = `no message of this instance came back within ${(2 * this.timings.redisPingIntervalMs) / 1000} s`;
       this.update(true);
     }
-    if (Date.now() - this.lastEchoAt >= PING_INTERVAL_MS) this.probe();
+    if (Date.now() - this.lastEchoAt >= this.timings.redisPingIntervalMs) this.probe();
   }
 
   /** A message of no event: it comes back to this instance alone that way (the others read it as nothing). */
@@ -334,9 +320,9 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     };
     const timer = setTimeout(() => {
       settle();
-      this.lastError = `no answer to PING within ${PING_INTERVAL_MS} ms`;
+      this.lastError = `no answer to PING within ${this.timings.redisPingIntervalMs} ms`;
       connection.disconnect(true); // `close` then reports the outage, and ioredis reconnects
-    }, PING_INTERVAL_MS);
+    }, this.timings.redisPingIntervalMs);
     connection.ping().then(settle, settle);
   }
 

@@ -39,12 +39,6 @@ export function newInstanceId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** A message measured before it is written (RedisMessageCodec.plan). */
-export interface MessagePlan {
-  readonly heads: readonly string[];
-  readonly length: number;
-}
-
 /** Encodes this instance's events and recognizes them when Redis hands them back. */
 export class RedisMessageCodec {
   private readonly prefixBytes: Buffer;
@@ -59,28 +53,16 @@ export class RedisMessageCodec {
    * once, behind its short header, into one buffer.
    */
   encode(events: readonly BroadcastEvent[]): Buffer {
-    const plan = this.plan(events);
-    const message = Buffer.allocUnsafe(plan.length);
-    this.write(events, plan, message, 0);
-    return message;
-  }
-
-  /** The entries' headers and the length in bytes of the message for `events`, before it is written. */
-  plan(events: readonly BroadcastEvent[]): MessagePlan {
     const heads = events.map((e) => `${JSON.stringify([e.eventName ?? null, e.sessionId ?? null])}\n`);
     let length = this.prefixBytes.length;
     for (let i = 0; i < events.length; i++) length += Buffer.byteLength(heads[i]) + events[i].frame.length;
-    return { heads, length };
-  }
-
-  /** Writes the message `plan` measured into `target` from `at`; returns the offset after it. */
-  write(events: readonly BroadcastEvent[], plan: MessagePlan, target: Buffer, at: number): number {
-    at += this.prefixBytes.copy(target, at);
+    const message = Buffer.allocUnsafe(length);
+    let at = this.prefixBytes.copy(message, 0);
     for (let i = 0; i < events.length; i++) {
-      at += target.write(plan.heads[i], at);
-      at += events[i].frame.copy(target, at);
+      at += message.write(heads[i], at);
+      at += events[i].frame.copy(message, at);
     }
-    return at;
+    return message;
   }
 
   /** Whether a message is one of this instance's own, which its subscribers already have. */

@@ -2,8 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import { isIP, SocketAddress } from 'node:net';
 import proxyaddr from 'proxy-addr';
 
-/** Express's compiled TRUST_PROXY (`app.get('trust proxy fn')`): whether the hop at `index` is a trusted proxy. */
+/** TRUST_PROXY compiled: whether the hop at `index` (0: the socket peer) is a trusted proxy. */
 export type TrustProxyFn = (address: string, index: number) => boolean;
+
+/** TRUST_PROXY compiled with proxy-addr, as Express compiles its `trust proxy` setting from the same value. */
+export function compileTrust(value: boolean | number | string): TrustProxyFn {
+  if (value === true) return () => true;
+  if (value === false) return () => false;
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return proxyaddr.compile(value.split(',').map((part) => part.trim()));
+}
 
 /** The address without its IPv4-mapped IPv6 prefix: `::ffff:192.0.2.1` is written `192.0.2.1`. */
 export function normalizeIp(address: string | undefined): string {
@@ -28,23 +36,15 @@ export function clientAddress(req: IncomingMessage, trust: TrustProxyFn): string
   return normalizeIp(address);
 }
 
+/** `clientAddress()` with TRUST_PROXY compiled once. */
+export function clientAddressResolver(trustProxy: boolean | number | string): (req: IncomingMessage) => string {
+  const trust = compileTrust(trustProxy);
+  return (req) => clientAddress(req, trust);
+}
+
 /** An IP address without zone index: a zone (`fe80::1%eth0`) means nothing past its link, and has no length bound. */
 function isForwardedAddress(hop: string): boolean {
   return isIP(hop) !== 0 && !hop.includes('%');
-}
-
-/**
- * Makes Express's `req.ip` (the rate limiter's key, the HTTP logger's `ip`) the address `clientAddress()` gives, so
- * that every part of the service resolves the client alike. Express lets an application extend its request object.
- */
-export function checkForwardedHops(express: { request: object }): void {
-  Object.defineProperty(express.request, 'ip', {
-    configurable: true,
-    enumerable: true,
-    get(this: IncomingMessage & { app: { get(setting: string): unknown } }): string {
-      return clientAddress(this, this.app.get('trust proxy fn') as TrustProxyFn);
-    },
-  });
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (a zone index ignored). */

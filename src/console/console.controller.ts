@@ -1,5 +1,5 @@
 import { Controller, Get, NotFoundException, Param, Req, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiExcludeController } from '../openapi/swagger.decorators.js';
+import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ConsoleAssets, type ConsoleAsset } from './console-assets.service.js';
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import {
@@ -36,11 +36,19 @@ class TimedOut extends Error {}
 const awaitingContinue = new WeakMap<IncomingMessage, ServerResponse>();
 
 /**
- * For the HTTP server's `checkContinue` event: readBody answers `100 Continue` itself, once the declared length
- * fits, so that a client asking first is refused (413) before it sends a body too large, not after 32 MiB of it.
+ * `Expect: 100-continue` on a POST to `path` (the ingest route) is answered by readBody, after the guards and once
+ * the declared length fits, so that a client asking first is refused (413) before it sends a body too large, not
+ * after 32 MiB of it. Any other request gets its `100 Continue` at once, as without this listener.
  */
-export function deferContinue(req: IncomingMessage, res: ServerResponse): void {
-  awaitingContinue.set(req, res);
+export function answerContinueAfterLengthCheck(server: Server, path: string): void {
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '';
+    const ingest =
+      req.method === 'POST' && url.startsWith(path) && (url.length === path.length || url[path.length] === '?');
+    if (ingest) awaitingContinue.set(req, res);
+    else res.writeContinue();
+    server.emit('request', req, res);
+  });
 }
 
 let lastTurn: Promise<unknown> = Promise.resolve();

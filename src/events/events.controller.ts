@@ -1,7 +1,8 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   All,
   Controller,
+  Get,
   MethodNotAllowedException,
   Options,
   Post,
@@ -9,48 +10,43 @@ import {
   Req,
   Res,
   ServiceUnavailableException,
-  Sse,
   UseGuards,
-  type MessageEvent,
 } from '@nestjs/common';
-import { ApiExcludeEndpoint } from '../openapi/swagger.decorators.js';
-import type { Request, Response } from 'express';
-import type { Observable } from 'rxjs';
-import { AppConfig } from '../config/app-config.js';
+import { ApiExcludeEndpoint } from '@nestjs/swagger';
+import { clientAddressResolver } from '../common/client-address.js';
 import { allowAnyOrigin, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
+import { AppConfig } from '../config/app-config.js';
 import { DocumentIngest, DocumentStream } from '../openapi/api-docs.decorators.js';
 import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
 import { IngestService } from './ingest.service.js';
-import { setUpStreamHeaders } from './sse-connection.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
 import { parseStreamFilter } from './stream-filter.js';
 
-/** The ingest route's path, also where IngestFastLane looks for it. */
 export const INGEST_PATH = 'api/events';
 const INGEST_METHODS = 'POST, OPTIONS';
 const STREAM_METHODS = 'GET, HEAD, OPTIONS';
 
 @Controller()
 export class EventsController {
+  private readonly clientAddress: (req: IncomingMessage) => string;
+
   constructor(
     private readonly ingestion: IngestService,
     private readonly hub: SseHub,
     private readonly shutdown: ShutdownState,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.clientAddress = clientAddressResolver(config.trustProxy);
+  }
 
-  /**
-   * Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it.
-   * Without a rate limit or global enhancers, IngestFastLane serves this route before Express, with the same
-   * IngestService: see ingest-fast-lane.service.ts for when.
-   */
+  /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
   @Post(INGEST_PATH)
   @RateLimited()
   @DocumentIngest()
-  ingest(@Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.ingestion.accept(req, res, req.ip);
+  ingest(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    return this.ingestion.accept(req, res, this.clientAddress(req));
   }
 
   @Options(INGEST_PATH)
@@ -69,20 +65,21 @@ export class EventsController {
 
   /**
    * The live stream of every event accepted from now on, as Server-Sent Events; `?event_name=A,B` and
-   * `?session_id=X` keep only the matching events.
+   * `?session_id=X` keep only the matching events. The hub writes to the response (see docs/architecture.md).
    */
-  @Sse('events')
+  @Get('events')
   @UseGuards(StreamAuthGuard)
   @DocumentStream()
-  stream(@Res() res: Response, @Query() query: Record<string, unknown>): Observable<MessageEvent> {
-    setUpStreamHeaders(res);
+  stream(@Req() req: IncomingMessage, @Res() res: ServerResponse, @Query() query: Record<string, unknown>): void {
+    // A refusal too is readable by any origin.
+    allowAnyOrigin(res);
     const filter = parseStreamFilter(query);
     // Still served while draining (a refused EventSource would not retry); ended with the others when closing.
     if (this.shutdown.isClosing) throw new ServiceUnavailableException('The service is shutting down');
     if (this.hub.isFull) {
       throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
     }
-    return this.hub.attach(res, filter);
+    this.hub.subscribe(req, res, filter);
   }
 
   @Options('events')

@@ -1,34 +1,50 @@
-import type { ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jest } from '@jest/globals';
 import { Test } from '@nestjs/testing';
-import { firstValueFrom, take, toArray } from 'rxjs';
 import { Backplane } from '../backplane/backplane.js';
 import { LocalBackplane } from '../backplane/local-backplane.js';
 import { AppConfig, loadConfig } from '../config/app-config.js';
+import { Timings } from '../config/timings.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
-import { MAX_BACKLOG_EVENTS, SLOW_READER_WINDOW_MS, SseHub } from './sse-hub.service.js';
+import { MAX_BACKLOG_EVENTS, SseHub } from './sse-hub.service.js';
 import { parseStreamFilter } from './stream-filter.js';
 
 /**
- * Records what the hub writes; `unsent` plays the part of the bytes a reader has not taken. It is its own socket,
- * as the hub writes to the response's socket; an HTTP/1.1 response whose headers are sent, as Nest leaves it
- * (SseConnection's preconditions); `chunkedEncoding` false: writes are not framed as HTTP chunks.
+ * Records what the hub writes to a response: each entry is one write, or what was written between cork() and
+ * uncork() (one HTTP chunk on the wire). `unsent` plays the part of the bytes a reader has not taken.
  */
-class RecordingResponse {
-  readonly socket = this;
-  readonly req = { method: 'GET', httpVersionMajor: 1 };
-  readonly headersSent = true;
-  chunkedEncoding = false;
+class RecordingResponse extends EventEmitter {
+  readonly req = {
+    method: 'GET',
+    headers: {},
+    socket: { remoteAddress: '127.0.0.1', setNoDelay() {}, setTimeout() {} },
+  };
+  readonly socket = this.req.socket;
+  status?: number;
   writes: string[] = [];
   unsent = 0;
   destroyed = false;
   ended = false;
+  private corked?: string;
   get writableLength(): number {
     return this.unsent;
   }
+  writeHead(status: number): this {
+    this.status = status;
+    return this;
+  }
+  cork(): void {
+    this.corked = '';
+  }
+  uncork(): void {
+    this.writes.push(this.corked!);
+    this.corked = undefined;
+  }
   write(chunk: Buffer): boolean {
-    this.writes.push(chunk.toString());
+    if (this.corked !== undefined) this.corked += chunk.toString();
+    else this.writes.push(chunk.toString());
     return true;
   }
   destroy(): void {
@@ -37,11 +53,9 @@ class RecordingResponse {
   end(): void {
     this.ended = true;
   }
-  getHeader(): undefined {
-    return undefined;
-  }
 }
 
+const GREETING = ': connected\n\n';
 const frame = (json: string) => ({ frame: Buffer.from(`data: ${json}\n\n`) });
 const named = (eventName: string, sessionId: string) => ({
   frame: Buffer.from(`data: {"event_name":"${eventName}","session_id":"${sessionId}"}\n\n`),
@@ -63,11 +77,14 @@ function compileHub(env: Record<string, string>) {
       EventBus,
       SseHub,
       MetricsService,
+      Timings,
       { provide: Backplane, useClass: LocalBackplane },
       { provide: AppConfig, useValue: loadConfig(env) },
     ],
   }).compile();
 }
+
+const SLOW_READER_WINDOW_MS = new Timings().slowReaderWindowMs;
 
 describe('SseHub', () => {
   let hub: SseHub;
@@ -100,15 +117,22 @@ describe('SseHub', () => {
     jest.useRealTimers();
   });
 
-  function attach(query?: Record<string, string>): RecordingResponse {
+  /** A subscriber's response, its greeting already taken off the writes. */
+  function attach(query?: Record<string, string>, on = hub): RecordingResponse {
     const res = new RecordingResponse();
-    hub.attach(res as unknown as ServerResponse, parseStreamFilter(query)).subscribe();
+    on.subscribe(res.req as unknown as IncomingMessage, res as unknown as ServerResponse, parseStreamFilter(query));
+    expect(res.writes.shift()).toBe(GREETING);
     return res;
   }
 
-  it('greets with a comment, for Nest to send the headers at once', async () => {
-    const first = await firstValueFrom(hub.attach(new RecordingResponse() as unknown as ServerResponse).pipe(take(1)));
-    expect(first).toEqual({ comment: 'connected' });
+  it('sends the headers and a greeting at once; HEAD gets the headers only', () => {
+    const res = new RecordingResponse();
+    hub.subscribe(res.req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    expect([res.status, res.writes]).toEqual([200, [GREETING]]);
+    const head = new RecordingResponse();
+    head.req.method = 'HEAD';
+    hub.subscribe(head.req as unknown as IncomingMessage, head as unknown as ServerResponse);
+    expect([head.status, head.writes, head.ended, hub.size]).toEqual([200, [], true, 1]);
   });
 
   it('joins the events of one turn into one write per subscriber, in order', async () => {
@@ -122,17 +146,6 @@ describe('SseHub', () => {
     bus.publish(frame('{"n":4}'));
     await flushed();
     expect(a.writes).toHaveLength(2);
-  });
-
-  it('frames the writes as HTTP chunks on a chunked response', async () => {
-    const res = new RecordingResponse();
-    res.chunkedEncoding = true;
-    hub.attach(res as unknown as ServerResponse).subscribe();
-    bus.publish(frame('{"n":1}'));
-    bus.publish(frame('{"é":2}'));
-    await flushed();
-    const body = 'data: {"n":1}\n\ndata: {"é":2}\n\n';
-    expect(res.writes).toEqual([`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`]);
   });
 
   it('cuts off a subscriber whose unsent bytes pass the memory bound at once, and only that one', async () => {
@@ -151,9 +164,8 @@ describe('SseHub', () => {
   });
 
   it('counts a client that leaves, and writes nothing more to it', async () => {
-    const res = new RecordingResponse();
-    const subscription = hub.attach(res as unknown as ServerResponse).subscribe();
-    subscription.unsubscribe();
+    const res = attach();
+    res.emit('close');
     bus.publish(frame('{"n":1}'));
     await flushed();
     expect(res.writes).toEqual([]);
@@ -261,18 +273,8 @@ describe('SseHub', () => {
     const moduleRef = await compileHub({ MAX_SUBSCRIBERS: '1' });
     const small = moduleRef.get(SseHub);
     expect(small.isFull).toBe(false);
-    small.attach(new RecordingResponse() as unknown as ServerResponse).subscribe();
+    attach({}, small);
     expect(small.isFull).toBe(true);
-  });
-
-  it('emits nothing but the greeting through Nest (frames go straight to the response)', async () => {
-    const res = new RecordingResponse();
-    const seen = firstValueFrom(hub.attach(res as unknown as ServerResponse).pipe(take(2), toArray()));
-    bus.publish(frame('{"n":1}'));
-    await flushed();
-    hub.endAll();
-    expect(res.writes).toEqual(['data: {"n":1}\n\n']);
-    await expect(Promise.race([seen, elapse(1).then(() => 'only one')])).resolves.toBe('only one');
   });
 
   describe('a burst is not a sustained backlog', () => {

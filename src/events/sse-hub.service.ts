@@ -1,26 +1,49 @@
-import type { ServerResponse } from 'node:http';
-import {
-  Injectable,
-  Logger,
-  SSE_ABORT_CONTROLLER,
-  type MessageEvent,
-  type OnModuleDestroy,
-  type OnModuleInit,
-} from '@nestjs/common';
-import { Observable, type Subscription } from 'rxjs';
-import { shownAddress } from '../common/client-address.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { clientAddressResolver, shownAddress } from '../common/client-address.js';
+import { CORS_HEADERS } from '../common/cors.js';
+import type { StreamEndReason } from '../common/reasons.js';
 import { AppConfig } from '../config/app-config.js';
+import { Timings } from '../config/timings.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
-import type { BroadcastEvent } from '../common/broadcast-event.js';
-import type { StreamEndReason } from '../common/reasons.js';
-import { KEEP_ALIVE, SseConnection, wireChunk, type WireChunk } from './sse-connection.js';
 import { matchesFilter, type StreamFilter } from './stream-filter.js';
 
+/**
+ * The headers of a stream. `Connection: close`: the connection ends with the stream, so that a proxy never puts
+ * it back in its keep-alive pool and sends a POST on it just as this instance closes it.
+ */
+const STREAM_HEADERS = {
+  ...CORS_HEADERS,
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+  Pragma: 'no-cache',
+  Expires: '0',
+  'X-Accel-Buffering': 'no',
+  Connection: 'close',
+};
+
+const GREETING = Buffer.from(': connected\n\n');
+const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+
+/** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
+export const MAX_BACKLOG_EVENTS = 32;
+
+/** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
+const MIN_FLUSH_GAP_MS = 1;
+const MAX_FLUSH_GAP_MS = 20;
+
 interface Subscriber {
-  readonly connection: SseConnection;
-  /** Only events that match it are sent; absent on unfiltered subscribers, which take the shared path. */
+  readonly res: ServerResponse;
+  /** Only events that match it are sent; absent on unfiltered subscribers, which share one write per flush. */
   readonly filter?: StreamFilter;
+  readonly connectedAt: number;
+  /** Who it is, for its log lines: the HTTP logger's request id and the client address. */
+  readonly client: { reqId?: unknown; ip: string };
+  /** When anything (events, greeting, keep-alive) was last written to it. */
+  lastWriteAt: number;
   /** Since when (Date.now()) the unsent bytes are above SSE_MAX_BUFFER_BYTES; 0: they are not. */
   backlogSince: number;
   /** The unsent bytes at `backlogSince`: a backlog that has not shrunk a window later is a sustained one. */
@@ -29,82 +52,24 @@ interface Subscriber {
 
 type FilteredSubscriber = Subscriber & { readonly filter: StreamFilter };
 
-/**
- * How long a subscriber's unsent bytes may stay above SSE_MAX_BUFFER_BYTES without shrinking. A consumer that keeps
- * up on average works a burst off well within it (24 events of 250 KB at 500 KB/s: about 12 s above 1 MiB, but
- * shrinking all along); one that stops reading only grows, if only by keep-alives.
- */
-export const SLOW_READER_WINDOW_MS = 10_000;
-/** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
-export const MAX_BACKLOG_EVENTS = 32;
-
 /** The filtered subscribers with equal filters (same key): a turn's matching frames are found once for them all. */
 interface FilterGroup {
   readonly filter: StreamFilter;
   readonly members: Set<FilteredSubscriber>;
 }
 
-/** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
-const MIN_FLUSH_GAP_MS = 1;
-const MAX_FLUSH_GAP_MS = 20;
-
 function isFiltered(subscriber: Subscriber): subscriber is FilteredSubscriber {
   return subscriber.filter !== undefined;
 }
 
-/** What the handover needs of Nest's SseStream (router/sse-stream.js in @nestjs/core). */
-interface NestSseStream {
-  commitHeaders(): void;
-  unpipe(destination: ServerResponse): unknown;
-}
-
 /**
- * Drops what Nest and Express leave on the request and response of a stream handed over, which would live as long
- * as the stream and serve nothing once its handler has run: the AbortController of `@SseSignal()`, aborted once the
- * Observable completed, with an error whose stack holds on to Nest's closures of the stream; Express's router
- * closure (`req.next`) with its state for this request, the route's `req.params`, the parsed URL and `res.locals`.
- */
-function releaseRequestState(res: ServerResponse): void {
-  const req = res.req as
-    | (ServerResponse['req'] & {
-        [SSE_ABORT_CONTROLLER]?: AbortController;
-        next?: unknown;
-        params?: unknown;
-        _parsedUrl?: unknown;
-      })
-    | undefined;
-  if (!req) return;
-  if (req[SSE_ABORT_CONTROLLER]?.signal.aborted) req[SSE_ABORT_CONTROLLER] = undefined;
-  req.next = undefined;
-  req.params = undefined;
-  req._parsedUrl = undefined;
-  (res as { locals?: unknown }).locals = undefined;
-}
-
-function isNestSseStream(source: unknown): source is NestSseStream {
-  const stream = source as Partial<NestSseStream> | undefined;
-  return typeof stream?.commitHeaders === 'function' && typeof stream.unpipe === 'function';
-}
-
-/**
- * Who a stream is for, in its access log lines: the request id given by the HTTP logger and the client address
- * (its network only, with ANONYMIZE_USER_IP).
- */
-function streamClient(res: ServerResponse, anonymize: boolean): { reqId?: unknown; ip?: string } {
-  const req = res.req as (typeof res.req & { id?: unknown; ip?: string }) | undefined;
-  return { reqId: req?.id, ip: req?.ip && shownAddress(req.ip, anonymize) };
-}
-
-/**
- * The subscribers of this instance. Frames from the event bus that arrive in one event-loop turn (or, under load,
- * in the short pause after the previous flush) are joined and written with one write per subscriber, not one per
- * event, through each subscriber's SseConnection (the only code that writes to sockets). A subscriber whose unsent
- * bytes stay above SSE_MAX_BUFFER_BYTES without shrinking, or pass MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, is
- * cut off, so nobody waits for it and memory stays bounded (see fallenBehind()).
- * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them: they get a chunk made
- * of the turn's matching frames, built once per distinct filter. Filters are indexed by session id, so that a turn
- * looks only at the filters its events can match: with thousands of subscribers each following one session, a
- * turn costs (and allocates) in proportion to its events, not to the subscribers.
+ * The subscribers of this instance, each a response of GET /events that the hub writes to. Frames from the event
+ * bus that arrive in one event-loop turn (or, under load, in the short pause after the previous flush) go out with
+ * one write per subscriber, not one per event. A subscriber whose unsent bytes stay above SSE_MAX_BUFFER_BYTES
+ * without shrinking, or pass MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, is cut off, so nobody waits for it and
+ * memory stays bounded (see fallenBehind()).
+ * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them. Their filters are grouped
+ * (equal filters, one group) and indexed by session id, so that a turn looks only at the groups its events can match.
  */
 @Injectable()
 export class SseHub implements OnModuleInit, OnModuleDestroy {
@@ -122,19 +87,20 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
-  private handover = false;
-  private warnedNoHandover = false;
   private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
   /** Unsent bytes past which a subscriber is cut off at once, whatever the window says. */
   private readonly maxBacklogBytes: number;
+  private readonly clientAddress: (req: IncomingMessage) => string;
 
   constructor(
     private readonly bus: EventBus,
     private readonly config: AppConfig,
+    private readonly timings: Timings,
     private readonly metrics: MetricsService,
   ) {
     metrics.countSubscribersWith(() => this.size);
     this.maxBacklogBytes = Math.max(config.sseMaxBufferBytes, MAX_BACKLOG_EVENTS * config.maxEventBytes);
+    this.clientAddress = clientAddressResolver(config.trustProxy);
   }
 
   onModuleInit(): void {
@@ -154,109 +120,61 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return this.subscribers.size + this.filtered.size;
   }
 
-  /** The sockets of the open streams (for the shutdown: every other connection may still carry a POST). */
-  streamSockets(): Set<unknown> {
-    const sockets = new Set<unknown>();
-    for (const set of [this.subscribers, this.filtered]) for (const s of set) sockets.add(s.connection.res.socket);
-    return sockets;
-  }
-
   get isFull(): boolean {
     return this.size >= this.config.maxSubscribers;
   }
 
+  /** The sockets of the open streams (for the shutdown: every other connection may still carry a POST). */
+  streamSockets(): Set<unknown> {
+    const sockets = new Set<unknown>();
+    for (const set of [this.subscribers, this.filtered]) for (const s of set) sockets.add(s.res.socket);
+    return sockets;
+  }
+
   stats(): { subscribers: number; max: number; disconnected: Record<StreamEndReason, number> } {
-    return {
-      subscribers: this.size,
-      max: this.config.maxSubscribers,
-      disconnected: { ...this.disconnects },
+    return { subscribers: this.size, max: this.config.maxSubscribers, disconnected: { ...this.disconnects } };
+  }
+
+  /**
+   * Makes `res` a stream of every event from now on (only those that match `filter` when there is one): sends the
+   * headers and a greeting comment at once, so that `onopen` fires before any event. A HEAD request gets the
+   * headers only.
+   */
+  subscribe(req: IncomingMessage, res: ServerResponse, filter?: StreamFilter): void {
+    res.writeHead(200, STREAM_HEADERS);
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    // Frames leave at once, and an idle stream is not timed out.
+    req.socket.setNoDelay(true);
+    req.socket.setTimeout(0);
+    const now = Date.now();
+    const subscriber: Subscriber = {
+      res,
+      filter,
+      connectedAt: now,
+      client: {
+        reqId: (req as { id?: unknown }).id,
+        ip: shownAddress(this.clientAddress(req), this.config.anonymizeUserIp),
+      },
+      lastWriteAt: now,
+      backlogSince: 0,
+      backlogBytes: 0,
     };
-  }
-
-  /**
-   * Lets attach() take each stream over from Nest once Nest has sent its headers (see attach()). Called at start-up
-   * by StreamHandover, only when no Nest feature would be skipped by it.
-   */
-  handOverStreams(): void {
-    this.handover = true;
-  }
-
-  /**
-   * The stream of one subscriber, for an `@Sse()` handler: events are written by the hub straight to the
-   * response, only those that match `filter` when there is one. Nest sends the headers at once (so `onopen` fires
-   * before any event), with a greeting comment.
-   *
-   * With the handover (handOverStreams()), the hub then takes the response over: it unpipes Nest's SseStream
-   * (caught on the response's `pipe` event), writes the greeting itself and completes the Observable, so that Nest
-   * settles and its per-stream objects (the SseStream, the RxJS chain, its close watcher and probe timer) are
-   * released; the hub watches the response's `close` itself. Without it, the Observable's first message is the
-   * greeting, and unsubscribing (Nest does it when the client goes) removes the subscriber.
-   */
-  attach(res: ServerResponse, filter?: StreamFilter): Observable<MessageEvent> {
-    // Nest pipes its SseStream into the response just before it subscribes.
-    let nestStream: unknown;
-    if (this.handover) res.once('pipe', (source: unknown) => (nestStream = source));
-    return new Observable<MessageEvent>((observer) => {
-      const handedOver = this.handover && res.req?.method !== 'HEAD' ? this.handOverable(nestStream) : undefined;
-      nestStream = undefined; // not held by this closure's scope, which lives as long as the stream
-      // By then Nest has sent the headers. A HEAD request has no body: Nest ends it, nothing is written.
-      if (handedOver) handedOver.commitHeaders();
-      else observer.next({ comment: 'connected' });
-      const subscriber = this.open(res, filter);
-      if (!subscriber) return;
-      if (!handedOver) return () => this.left(subscriber);
-      // Unpiped first: once the Observable completes, Nest ends its SseStream, which would end a response still
-      // piped from it.
-      handedOver.unpipe(res);
-      subscriber.connection.greet();
-      this.leaveOnClose(subscriber);
-      observer.complete();
-      releaseRequestState(res);
-    });
-  }
-
-  /** Adds the subscriber of a response whose headers are sent; undefined when it has no body (HEAD) or socket. */
-  private open(res: ServerResponse, filter: StreamFilter | undefined): Subscriber | undefined {
-    const connection = SseConnection.open(res);
-    if (!connection) return undefined;
-    const subscriber: Subscriber = { connection, filter, backlogSince: 0, backlogBytes: 0 };
+    res.write(GREETING);
     this.add(subscriber);
+    res.once('close', () => this.left(subscriber));
     this.logger.log({
       msg: 'subscriber connected',
-      ...streamClient(res, this.config.anonymizeUserIp),
+      ...subscriber.client,
       // Not the filter's values: a session id is personal data, kept out of logs like the query string.
       ...(filter && { filtered: true }),
       subscribers: this.size,
     });
-    return subscriber;
   }
 
-  /** A stream taken over from Nest: its subscriber leaves when the response closes (the client went, or it ended). */
-  private leaveOnClose(subscriber: Subscriber): void {
-    subscriber.connection.res.on('close', () => this.left(subscriber));
-  }
-
-  /** The client went: removed and logged, unless it was removed already (cut off, shut down). */
-  private left(subscriber: Subscriber): void {
-    if (this.remove(subscriber)) this.disconnected(subscriber, 'client');
-  }
-
-  /**
-   * The stream Nest piped into a response, when it can be handed over; undefined when Nest's `@Sse()` did not pipe
-   * an SseStream (a Nest upgrade): the stream then stays with Nest, as without the handover, with one warning.
-   */
-  private handOverable(source: unknown): NestSseStream | undefined {
-    if (isNestSseStream(source)) return source;
-    if (!this.warnedNoHandover) {
-      this.warnedNoHandover = true;
-      this.logger.warn(
-        "Nest's @Sse() did not pipe an SseStream into the response: streams stay with Nest until they close",
-      );
-    }
-    return undefined;
-  }
-
-  /** Ends every stream cleanly, and its connection (see setUpStreamHeaders); clients reconnect, elsewhere during a shutdown. */
+  /** Ends every stream cleanly, and its connection; clients reconnect, elsewhere during a shutdown. */
   endAll(): void {
     // Events accepted already are written first: each got its 204.
     if (this.pending.length) this.flush();
@@ -264,9 +182,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       for (const subscriber of set) {
         this.remove(subscriber);
         this.disconnected(subscriber, 'shutdown');
-        subscriber.connection.end();
+        subscriber.res.end();
       }
     }
+  }
+
+  /** The client went: removed and logged, unless it was removed already (cut off, shut down). */
+  private left(subscriber: Subscriber): void {
+    if (this.remove(subscriber)) this.disconnected(subscriber, 'client');
   }
 
   private add(subscriber: Subscriber): void {
@@ -308,24 +231,24 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return true;
   }
 
-  /** Bookkeeping of a subscriber already removed from the set: counters and the access log line. */
+  /** Bookkeeping of a subscriber already removed from the hub: counters and the access log line. */
   private disconnected(subscriber: Subscriber, reason: StreamEndReason): void {
     this.disconnects[reason]++;
     this.metrics.subscriberDisconnected(reason);
     const line = {
       msg: 'subscriber disconnected',
-      ...streamClient(subscriber.connection.res, this.config.anonymizeUserIp),
+      ...subscriber.client,
       reason,
-      durationMs: Date.now() - subscriber.connection.connectedAt,
+      durationMs: Date.now() - subscriber.connectedAt,
       subscribers: this.size,
     };
     if (reason !== 'slow') return this.logger.log(line);
     this.logger.warn({
       ...line,
-      unsentBytes: subscriber.connection.unsentBytes,
+      unsentBytes: subscriber.res.writableLength,
       hint:
         `a subscriber is cut off when its unsent bytes stay above SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes} ` +
-        `for ${SLOW_READER_WINDOW_MS} ms without shrinking, or pass ${this.maxBacklogBytes}`,
+        `for ${this.timings.slowReaderWindowMs} ms without shrinking, or pass ${this.maxBacklogBytes}`,
     });
   }
 
@@ -348,59 +271,21 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     const pending = this.pending;
     if (pending.length === 0) return; // flushed by endAll() meanwhile
     this.pending = [];
-    this.lastBroadcastAt = Date.now();
-    const written = this.writeAll(
-      wireChunk(pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame))),
-      this.lastBroadcastAt,
-    );
-    // One update per flush, whatever the number of subscribers.
-    if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
-    if (this.filtered.size) this.writeFiltered(pending, this.lastBroadcastAt);
+    const now = (this.lastBroadcastAt = Date.now());
+    if (this.subscribers.size) {
+      // One buffer for every unfiltered subscriber: the turn's frames, joined once.
+      const chunk = pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame));
+      let written = 0;
+      for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, now)) written++;
+      // One update per flush, whatever the number of subscribers.
+      if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
+    }
+    if (this.filtered.size) this.writeFiltered(pending, now);
     this.lastFlushEnd = performance.now();
     // Each write is a system call per subscriber, whatever its size: under load, fewer and larger writes do the
     // same work for much less. The next flush waits at least MIN_FLUSH_GAP_MS, and as long as this one took, so
     // that writing never takes more than about half the time; events meanwhile join the next write.
     this.flushGapMs = Math.min(MAX_FLUSH_GAP_MS, Math.max(MIN_FLUSH_GAP_MS, this.lastFlushEnd - started));
-  }
-
-  /** Writes to every subscriber; returns how many were written to and kept. */
-  private writeAll(chunk: WireChunk, now: number): number {
-    let written = 0;
-    for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, now)) written++;
-    return written;
-  }
-
-  /** Writes to one subscriber; false when it was cut off for not keeping up. */
-  private send(subscriber: Subscriber, chunk: WireChunk, now: number): boolean {
-    const { connection } = subscriber;
-    connection.write(chunk, now);
-    const unsent = connection.unsentBytes;
-    if (unsent <= this.config.sseMaxBufferBytes) {
-      subscriber.backlogSince = 0;
-      return true;
-    }
-    if (!this.fallenBehind(subscriber, unsent, now)) return true;
-    this.cutOff(subscriber);
-    return false;
-  }
-
-  /**
-   * Whether a backlog above SSE_MAX_BUFFER_BYTES is a sustained one: past the memory bound, or not smaller than it
-   * was SLOW_READER_WINDOW_MS before. A burst (events of MAX_EVENT_BYTES arriving together) passes the threshold
-   * for a moment; a reader that keeps up on average works it off, and its backlog shrinks from window to window.
-   */
-  private fallenBehind(subscriber: Subscriber, unsent: number, now: number): boolean {
-    if (unsent > this.maxBacklogBytes) return true;
-    if (subscriber.backlogSince === 0) {
-      subscriber.backlogSince = now;
-      subscriber.backlogBytes = unsent;
-      return false;
-    }
-    if (now - subscriber.backlogSince < SLOW_READER_WINDOW_MS) return false;
-    if (unsent >= subscriber.backlogBytes) return true;
-    subscriber.backlogSince = now;
-    subscriber.backlogBytes = unsent;
-    return false;
   }
 
   /** Each filtered subscriber gets the turn's frames that match its filter, if any. */
@@ -416,17 +301,57 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       const frames: Buffer[] = [];
       for (const event of pending) if (matchesFilter(filter, event)) frames.push(event.frame);
       if (!frames.length) continue;
-      const chunk = wireChunk(frames.length === 1 ? frames[0] : Buffer.concat(frames));
       // A member cut off meanwhile leaves the set: a Set's iteration skips it.
-      for (const subscriber of members) if (this.send(subscriber, chunk, now)) delivered += frames.length;
+      for (const subscriber of members) if (this.send(subscriber, frames, now)) delivered += frames.length;
     }
     if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
+  }
+
+  /**
+   * Writes to one subscriber, now rather than on the next tick as Node would (so that a flush takes as long as its
+   * writes: see flush()), several frames as one HTTP chunk; false when it was cut off for not keeping up.
+   */
+  private send(subscriber: Subscriber, chunk: Buffer | Buffer[], now: number): boolean {
+    const { res } = subscriber;
+    subscriber.lastWriteAt = now;
+    res.cork();
+    if (Buffer.isBuffer(chunk)) res.write(chunk);
+    else for (const frame of chunk) res.write(frame);
+    res.uncork();
+    const unsent = res.writableLength;
+    if (unsent <= this.config.sseMaxBufferBytes) {
+      subscriber.backlogSince = 0;
+      return true;
+    }
+    if (!this.fallenBehind(subscriber, unsent, now)) return true;
+    this.cutOff(subscriber);
+    return false;
+  }
+
+  /**
+   * Whether a backlog above SSE_MAX_BUFFER_BYTES is a sustained one: past the memory bound, or not smaller than it
+   * was a slow-reader window (10 s) before. A burst (events of MAX_EVENT_BYTES arriving together) passes the
+   * threshold for a moment; a reader that keeps up on average works it off, and its backlog shrinks from window to
+   * window.
+   */
+  private fallenBehind(subscriber: Subscriber, unsent: number, now: number): boolean {
+    if (unsent > this.maxBacklogBytes) return true;
+    if (subscriber.backlogSince === 0) {
+      subscriber.backlogSince = now;
+      subscriber.backlogBytes = unsent;
+      return false;
+    }
+    if (now - subscriber.backlogSince < this.timings.slowReaderWindowMs) return false;
+    if (unsent >= subscriber.backlogBytes) return true;
+    subscriber.backlogSince = now;
+    subscriber.backlogBytes = unsent;
+    return false;
   }
 
   private cutOff(subscriber: Subscriber): void {
     this.remove(subscriber);
     this.disconnected(subscriber, 'slow');
-    subscriber.connection.destroy();
+    subscriber.res.destroy();
   }
 
   private sendKeepAlives(): void {
@@ -439,7 +364,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
 
   private keepAlive(subscribers: Set<Subscriber>, now: number, due: number): void {
     for (const subscriber of subscribers) {
-      if (subscriber.connection.lastWriteAt > due) continue;
+      if (subscriber.lastWriteAt > due) continue;
       this.send(subscriber, KEEP_ALIVE, now);
     }
   }

@@ -4,7 +4,7 @@ import { Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { pino, type DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import { shownAddress } from '../common/client-address.js';
+import { clientAddressResolver, shownAddress } from '../common/client-address.js';
 import type { AppConfig } from '../config/app-config.js';
 
 /** The path without its query string, which may carry `access_token` or a viewer's session: never logged. */
@@ -14,7 +14,7 @@ export function redactQuery(url: string | undefined): string {
   return q < 0 ? url : `${url.slice(0, q)}?[REDACTED]`;
 }
 
-type Req = IncomingMessage & { originalUrl?: string; ip?: string; id?: unknown };
+type Req = IncomingMessage & { originalUrl?: string; id?: unknown };
 
 function path(req: Req): string {
   const url = req.originalUrl ?? req.url ?? '';
@@ -24,6 +24,7 @@ function path(req: Req): string {
 
 /** pino-http settings: no headers (Authorization), no query string, no bodies; an access line per request. */
 export function httpLoggerOptions(config: AppConfig): Options<Req, ServerResponse> {
+  const clientAddress = clientAddressResolver(config.trustProxy);
   return {
     level: config.logLevel,
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -34,7 +35,7 @@ export function httpLoggerOptions(config: AppConfig): Options<Req, ServerRespons
         method: req.method,
         url: redactQuery(req.url),
         // Only the network with ANONYMIZE_USER_IP.
-        ip: req.raw?.ip && shownAddress(req.raw.ip, config.anonymizeUserIp),
+        ip: req.raw && shownAddress(clientAddress(req.raw), config.anonymizeUserIp),
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
@@ -56,26 +57,12 @@ function loadPinoPretty(): typeof import('pino-pretty') {
   return createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
 }
 
-/**
- * Standard output for JSON lines, written asynchronously (a slow log collector must not block the event loop);
- * pino flushes it on exit. Each line is held as bytes until its write: in sonic-boom's default text mode, every
- * line logged while a write is under way is appended to one string whose length it then measures, which copies
- * the whole string each time. A wave of subscribers (one line each) made about 4 kB of garbage per connection
- * that way, of the 55 kB a connection allocates (docs/performance.md).
- */
-export function jsonLinesToStdout(fd = 1): DestinationStream {
-  const stream = pino.destination({ dest: fd, sync: false, contentMode: 'buffer' });
-  // In buffer mode, sonic-boom takes Buffers only; pino writes strings.
-  const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean;
-  stream.write = (line: string) => writeBytes(Buffer.from(line));
-  return stream;
-}
-
 /** Where logs go when no destination is given: stdout, as JSON lines or, with LOG_FORMAT=pretty, for people. */
 function defaultDestination(config: AppConfig): DestinationStream {
   return config.logFormat === 'pretty'
     ? loadPinoPretty()({ sync: true, colorize: process.stdout.isTTY, singleLine: true })
-    : jsonLinesToStdout();
+    : // Asynchronous: a slow log collector must not block the event loop; pino flushes it on exit.
+      pino.destination({ dest: 1, sync: false });
 }
 
 /**

@@ -17,12 +17,12 @@ import {
   ApiUnauthorizedResponse,
   ApiUnsupportedMediaTypeResponse,
   getSchemaPath,
-} from './swagger.decorators.js';
+} from '@nestjs/swagger';
 import { EVENT_EXAMPLES } from '../schema/event-examples.js';
 import { BroadcastEventDto, MonitoringEventDto } from '../schema/monitoring-event.dto.js';
 import { HttpErrorDto } from './http-error.dto.js';
 
-/** Names of the security schemes declared in openapi.generator.ts. */
+/** Names of the security schemes declared in openapi.setup.ts. */
 export const BEARER_SCHEME = 'subscriber-token';
 export const QUERY_TOKEN_SCHEME = 'access_token';
 

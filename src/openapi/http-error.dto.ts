@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from './swagger.decorators.js';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /** Every 4xx and 5xx body: Nest's HttpException format. */
 export class HttpErrorDto {

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { clientAddressResolver } from '../common/client-address.js';
 import { allowAnyOrigin } from '../common/cors.js';
 import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -15,12 +17,14 @@ import { RATE_LIMITED } from './rate-limited.decorator.js';
 
 /**
  * @nestjs/throttler's guard, for the handlers marked `@RateLimited()` only, keyed on the client address that
- * Express resolved with TRUST_PROXY (IPv6 addresses grouped by /64, as the throttler does). Refusals are
+ * clientAddress() resolves with TRUST_PROXY (IPv6 addresses grouped by /64, as the throttler does). Refusals are
  * counted and answered in the service's error format, readable cross-origin; `Retry-After` is set by the
  * throttler before.
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
+  private readonly clientAddress: (req: IncomingMessage) => string;
+
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
@@ -29,6 +33,11 @@ export class RateLimitGuard extends ThrottlerGuard {
     private readonly config: AppConfig,
   ) {
     super(options, storage, reflector);
+    this.clientAddress = clientAddressResolver(config.trustProxy);
+  }
+
+  protected override getTracker(req: Record<string, unknown>): Promise<string> {
+    return super.getTracker({ ip: this.clientAddress(req as unknown as IncomingMessage) });
   }
 
   protected override shouldSkip(context: ExecutionContext): Promise<boolean> {

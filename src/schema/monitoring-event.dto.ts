@@ -1,4 +1,4 @@
-import { ApiProperty } from '../openapi/swagger.decorators.js';
+import { ApiProperty } from '@nestjs/swagger';
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsObject, IsString } from 'class-validator';
 
 export const EVENT_NAMES = ['START', 'STOP', 'ERROR', 'HEARTBEAT'] as const;

@@ -1,20 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import type { INestApplication, LoggerService, Provider } from '@nestjs/common';
+import type { INestApplication, LoggerService, ModuleMetadata, Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import { APP_OPTIONS, configureApp } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import type { Timings } from '../../src/config/timings.js';
 import { logs } from './log-capture.js';
 import { SseClient } from './sse-client.js';
-
-/**
- * The two lanes of POST /api/events, for `describe.each`: served before Express when no rate limit is set, as a
- * Nest route (with the throttler's guard) when one is. A spec of the route's behaviour runs on both.
- */
-export const INGEST_LANES: Array<[string, Record<string, string>]> = [
-  ['without Express (no rate limit)', {}],
-  ['as a Nest route (RATE_LIMIT_PER_MINUTE)', { RATE_LIMIT_PER_MINUTE: '100000' }],
-];
 
 export interface RunningApp {
   app: INestApplication;
@@ -28,18 +20,19 @@ export interface RunningApp {
  * Boots the real application on 127.0.0.1 and a free port, configured from `env` as in production.
  * Its logs go to `logs` (./log-capture.ts), not to the console, unless a `logger` is given: that one then
  * receives Nest's log calls (Nest's logger is process-wide: the last app started sets it). `providers` join the
- * application's (an APP_GUARD, say); `beforeInit` runs before the application initializes (setGlobalPrefix);
- * `memoryLimitBytes` plays the container's memory limit (app.bootstrap.ts reads the cgroup's); `docsDir` holds the API docs
- * generateApiDocs() wrote (the sources have none: /docs answers 404 without it).
+ * application's (an APP_GUARD, say), `imports` its modules (one with middleware, say); `beforeInit` runs before the application initializes (setGlobalPrefix);
+ * `memoryLimitBytes` plays the container's memory limit (app.bootstrap.ts reads the cgroup's); `timings` shortens the
+ * service's built-in waits.
  */
 export async function startApp(
   env: Record<string, string> = {},
   options: {
     logger?: LoggerService;
     providers?: Provider[];
+    imports?: ModuleMetadata['imports'];
     beforeInit?: (app: INestApplication) => void;
     memoryLimitBytes?: number;
-    docsDir?: string;
+    timings?: Partial<Timings>;
   } = {},
 ): Promise<RunningApp> {
   // The heap /health checks is jest's, shared by every test file of a run: its limit is raised unless a test sets it.
@@ -48,12 +41,15 @@ export async function startApp(
     { memoryLimitBytes: options.memoryLimitBytes },
   );
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(config, { logDestination: logs })],
+    imports: [
+      AppModule.forRoot(config, { logDestination: logs, timings: options.timings }),
+      ...(options.imports ?? []),
+    ],
     providers: options.providers ?? [],
   }).compile();
   const app = moduleRef.createNestApplication(APP_OPTIONS);
   options.beforeInit?.(app);
-  await configureApp(app, config, { docsDir: options.docsDir });
+  await configureApp(app, config);
   if (options.logger) app.useLogger(options.logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

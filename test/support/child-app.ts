@@ -1,35 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { waitUntil } from './wait-until.js';
 
-let built: string | undefined;
-
-/**
- * Compiles the current sources once per test file; returns the path of main.js. The folder is inside the
- * project, so that Node finds node_modules and package.json's `"type": "module"` from it.
- */
-export function buildOnce(): string {
-  if (!built) {
-    mkdirSync('test-output', { recursive: true });
-    const outDir = mkdtempSync(path.resolve('test-output', 'build-'));
-    execFileSync(
-      process.execPath,
-      ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', outDir],
-      {
-        stdio: 'inherit',
-      },
-    );
-    built = path.join(outDir, 'main.js');
-  }
-  return built;
-}
-
-/** Removes what buildOnce() compiled (call it in afterAll). */
-export function removeBuild(): void {
-  if (built) rmSync(path.dirname(built), { recursive: true, force: true });
-  built = undefined;
-}
+/** The project's root, where `npm start` runs. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ChildApp {
   child: ChildProcess;
@@ -37,9 +11,13 @@ export interface ChildApp {
   exited: Promise<number | null>;
 }
 
-/** Runs the built service as a real process, as `node dist/main.js` runs in production (`nodeArgs` before main.js). */
-export function spawnApp(main: string, env: Record<string, string>, nodeArgs: string[] = []): ChildApp {
-  const child = spawn(process.execPath, [...nodeArgs, main], {
+/**
+ * Runs the build (dist/, made once per test run by global-setup.mjs) as a real process, started as `npm start`
+ * and the image start it: scripts/start.sh, which execs node, so that `child` is the service itself.
+ */
+export function spawnApp(env: Record<string, string>): ChildApp {
+  const child = spawn('sh', ['scripts/start.sh'], {
+    cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
