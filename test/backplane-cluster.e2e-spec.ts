@@ -3,7 +3,7 @@ import { waitUntil } from './support/wait-until.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { describeWithRedis } from './support/redis-server.js';
-import { health, post, range, reader, settle, type Numbered } from './support/backplane.js';
+import { health, post, range, reader, endWithMarkers, type Numbered } from './support/backplane.js';
 import type { SseClient } from './support/sse-client.js';
 
 const backplaneIs = (app: RunningApp, status: 'up' | 'down', timeoutMs: number) =>
@@ -61,10 +61,14 @@ describeWithRedis('backplane: instances joined by a Redis Cluster (sharded pub/s
   });
 
   it('delivers a POST to either of two instances to the readers of both, exactly once and in order', async () => {
-    const readers = await Promise.all([a, a, b, b].map(reader));
+    const instances = [a, a, b, b];
+    const readers = await Promise.all(instances.map(reader));
     await postRound(a, b, 'first', 60);
     await Promise.all(readers.map((r) => r.waitFor(() => Object.values(byOrigin(r, 'first')).flat().length >= 60)));
-    await settle(); // a duplicate would arrive by now
+    await endWithMarkers(
+      [a, b],
+      readers.map((r, i) => [instances[i], r]),
+    );
     for (const r of readers) expect(byOrigin(r, 'first')).toEqual(expected(60));
     readers.forEach((r) => r.close());
   });
@@ -86,7 +90,13 @@ describeWithRedis('backplane: instances joined by a Redis Cluster (sharded pub/s
     const readers = await Promise.all([a, b].map(reader));
     await postRound(a, b, 'again', 30);
     await Promise.all(readers.map((r) => r.waitFor(() => Object.values(byOrigin(r, 'again')).flat().length >= 30)));
-    await settle();
+    await endWithMarkers(
+      [a, b],
+      [
+        [a, readers[0]],
+        [b, readers[1]],
+      ],
+    );
     for (const r of readers) expect(byOrigin(r, 'again')).toEqual(expected(30));
     readers.forEach((r) => r.close());
   }, 120_000);

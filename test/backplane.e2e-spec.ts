@@ -10,7 +10,7 @@ import { logs } from './support/log-capture.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { describeWithRedis, RedisServer } from './support/redis-server.js';
 import { SseClient } from './support/sse-client.js';
-import { health, post, range, reader, settle, type Numbered } from './support/backplane.js';
+import { health, post, range, reader, endWithMarkers, type Numbered } from './support/backplane.js';
 
 async function backplaneUp(app: RunningApp): Promise<void> {
   await waitUntil(async () => (await health(app)).status === 200, 10_000, `the backplane of ${app.url}`);
@@ -74,7 +74,8 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
 
   it('delivers a POST to either of two instances to the readers of both, exactly once and in order', async () => {
     const [a, b] = apps;
-    const readers = await Promise.all([a, a, b, b].map(reader));
+    const instances = [a, a, b, b];
+    const readers = await Promise.all(instances.map(reader));
     const events: Array<[RunningApp, Numbered]> = [];
     for (let i = 0; i < 40; i++) {
       const origin = i % 3 === 0 ? 'b' : 'a'; // uneven, so that runs from one instance are interleaved too
@@ -83,7 +84,10 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
     for (const [app, event] of events) await post(app, { event_name: 'POS', session_id: 's', ...event });
 
     await Promise.all(readers.map((r) => r.waitForEvents(events.length)));
-    await settle(); // a duplicate (an instance's own event coming back from Redis) would arrive by now
+    await endWithMarkers(
+      [a, b],
+      readers.map((r, i) => [instances[i], r]),
+    );
     const counts = { a: events.filter(([, e]) => e.origin === 'a').length, b: 0 };
     counts.b = events.length - counts.a;
     // The frame crosses Redis as it was serialized: the same bytes on every instance.
@@ -99,7 +103,8 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
   });
 
   it('delivers 1,000 events posted round-robin to three instances completely, once and in order, to all', async () => {
-    const readers = await Promise.all([...apps, ...apps].map(reader));
+    const instances = [...apps, ...apps];
+    const readers = await Promise.all(instances.map(reader));
     const otherReader = await reader(other);
     const before = await Promise.all(apps.map(health));
     const total = 1000;
@@ -110,7 +115,10 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
       }),
     );
     await Promise.all(readers.map((r) => r.waitForEvents(total, 15_000)));
-    await settle();
+    await endWithMarkers(
+      apps,
+      readers.map((r, i) => [instances[i], r]),
+    );
     const expected = { i0: range(334), i1: range(333), i2: range(333) };
     for (const r of readers) {
       expect(byOrigin(r)).toEqual(expected);
@@ -122,8 +130,9 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
       const was = before[i].body.details.backplane as Record<string, number>;
       const now = after[i].body.details.backplane as Record<string, number>;
       const own = i === 0 ? 334 : 333;
-      expect(now.published - was.published).toBe(own);
-      expect(now.received - was.received).toBe(total - own);
+      // And one marker each (see endWithMarkers).
+      expect(now.published - was.published).toBe(own + 1);
+      expect(now.received - was.received).toBe(total - own + 2);
       expect(now.dropped).toBe(0);
     });
     // The deployment on another channel saw none of it.
@@ -152,8 +161,14 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
       await waitUntil(() => answers.split('HTTP/1.1 204').length - 1 === total, 10_000, `${total} answers 204`);
       socket.destroy();
       await Promise.all([readerA, readerB].map((r) => r.waitForEvents(total, 10_000)));
-      await settle();
       const sent = (await publishes()) - before;
+      await endWithMarkers(
+        [a, b],
+        [
+          [a, readerA],
+          [b, readerB],
+        ],
+      );
       expect(sent).toBeGreaterThan(0);
       expect(sent).toBeLessThanOrEqual(total / 10);
       // Each event once, in the order A accepted them, on both instances.
@@ -223,8 +238,8 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
       await client.publish(channel, Buffer.concat([valid, Buffer.from('data: {"injected":true}\n\n')]));
       await client.publish(channel, valid);
       for (const r of readers) {
+        // The valid message came after the others on one connection: they would have arrived before it.
         await r.waitForEvents(1);
-        await settle();
         expect(r.events).toEqual(['{"event_name":"FROM_ELSEWHERE","user_ip":"10.1.2.3"}']);
         r.close();
       }
@@ -398,7 +413,13 @@ describeWithRedis('backplane: Redis failures', () => {
     await post(a, { event_name: 'JOINED', origin: 'joined', n: 0 });
     await post(b, { event_name: 'JOINED', origin: 'joined-b', n: 0 });
     await Promise.all([readerA.waitForEvents(3), readerB.waitForEvents(2)]);
-    await settle();
+    await endWithMarkers(
+      [a, b],
+      [
+        [a, readerA],
+        [b, readerB],
+      ],
+    );
     expect(byOrigin(readerA)).toEqual({ alone: [0], joined: [0], 'joined-b': [0] });
     expect(byOrigin(readerB)).toEqual({ joined: [0], 'joined-b': [0] });
     readerA.close();

@@ -42,15 +42,15 @@ describe('rate limit: RATE_LIMIT_PER_MINUTE=3', () => {
     expect((await postEvent(running.url, { event_name: 'START' }, from('198.51.100.4'))).status).toBe(429);
     expect((await postEvent(running.url, { event_name: 'START' }, from('203.0.113.7'))).status).toBe(429);
 
-    // Only the accepted ones reached the stream.
-    await reader.waitForEvents(6);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(reader.events).toHaveLength(6);
+    // Only the accepted ones reached the stream: a refused one would have arrived before this last one.
+    expect((await postEvent(running.url, { event_name: 'LAST' }, from('192.0.2.99'))).status).toBe(204);
+    await reader.waitFor((c) => c.events.some((e) => e.includes('"LAST"')), 2000, 'the last event');
+    expect(reader.events).toHaveLength(7);
     reader.close();
 
     const samples = await scrape(running.url);
     expect(sample(samples, 'pillarbox_events_rejected_total{reason="rate_limit"}')).toBe(3);
-    expect(sample(samples, 'pillarbox_events_received_total')).toBe(6);
+    expect(sample(samples, 'pillarbox_events_received_total')).toBe(7);
   });
 
   it('does not limit the stream, the preflight, the metrics or the health probes', async () => {

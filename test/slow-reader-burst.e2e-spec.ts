@@ -47,20 +47,26 @@ async function postAtOnce(port: number, bodies: string[]): Promise<number[]> {
 
 const EVENT_BYTES = 250_000;
 const BURST = 24;
-const READ_RATE = 500_000;
+const READ_RATE = 1_500_000;
+/** The slow-reader window, shorter than the service's 10 s so that the test does not wait it out. */
+const WINDOW_MS = 2000;
 
 /**
  * A consumer that keeps up on average survives a burst of events as large as MAX_EVENT_BYTES (256 KiB by default);
  * only a backlog that lasts cuts a consumer off. SSE_MAX_BUFFER_BYTES is 256 KiB here rather than 1 MiB: on
  * loopback the kernel's socket buffers take several MB of a burst, and how much varies from run to run; with the
- * lower threshold, the backlog left to the service passes it whatever they take.
+ * lower threshold, the backlog left to the service passes it whatever they take. The paced reader takes about two
+ * windows to work the burst off, its backlog shrinking from one to the next.
  */
 describe('slow readers: a burst is not a sustained backlog', () => {
   let running: RunningApp;
 
   beforeAll(async () => {
     // Keep-alives every 500 ms: a stream that gets nothing else is still looked at.
-    running = await startApp({ SSE_HEARTBEAT_MS: '500', SSE_MAX_BUFFER_BYTES: String(256 * 1024) });
+    running = await startApp(
+      { SSE_HEARTBEAT_MS: '500', SSE_MAX_BUFFER_BYTES: String(256 * 1024) },
+      { timings: { slowReaderWindowMs: WINDOW_MS } },
+    );
   });
   afterAll(() => running.close());
 
@@ -78,7 +84,7 @@ describe('slow readers: a burst is not a sustained backlog', () => {
     );
     expect(statuses).toEqual(Array(BURST).fill(204));
 
-    // About 6 MB at 500 KB/s: some 12 s.
+    // About 6 MB at 1.5 MB/s: some 4 s.
     await paced.waitFor((c) => c.events.length >= BURST || c.ended, 40_000, `${BURST} events`);
     expect(paced.ended).toBe(false);
     expect(paced.events).toHaveLength(BURST);

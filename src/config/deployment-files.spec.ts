@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { PATH_METADATA } from '@nestjs/common/constants';
 import { parse } from 'yaml';
-import { HealthController } from '../health/health.controller.js';
+import { HEALTH_PATHS } from '../health/health.controller.js';
 import {
   ENV_VARIABLES,
   loadConfig,
@@ -35,13 +34,8 @@ const subscribersBudget = (config: AppConfig) => START_BUDGET_BYTES + config.max
 /** SHUTDOWN_DRAIN_MS, where the configuration has it: the time a stopping instance keeps serving, not ready. */
 const drainMs = (config: AppConfig) => Number((config as unknown as Record<string, unknown>).shutdownDrainMs ?? 0);
 
-function routeOf(handler: (...args: never[]) => unknown): string {
-  const base = String(Reflect.getMetadata(PATH_METADATA, HealthController));
-  const path = String(Reflect.getMetadata(PATH_METADATA, handler));
-  return `/${[base, path].filter((p) => p !== '' && p !== '/').join('/')}`;
-}
-const LIVENESS = routeOf(HealthController.prototype.live);
-const READINESS = routeOf(HealthController.prototype.ready);
+const LIVENESS = `/${HEALTH_PATHS.liveness}`;
+const READINESS = `/${HEALTH_PATHS.readiness}`;
 
 /** What players and consoles use, and what must not be public. */
 const PUBLIC = ['/api/events', '/events', '/console', '/console/console.js'];

@@ -8,7 +8,10 @@ import { BackplaneHealthIndicator } from './backplane.health.js';
 import { RssHealthIndicator } from './rss.health.js';
 import { SubscribersHealthIndicator } from './subscribers.health.js';
 
-@Controller('health')
+/** The probes' paths, which the files in deploy/ name too (deployment-files.spec.ts keeps them equal). */
+export const HEALTH_PATHS = { full: 'health', liveness: 'health/live', readiness: 'health/ready' } as const;
+
+@Controller()
 export class HealthController {
   private readonly build = readBuildInfo();
 
@@ -24,7 +27,7 @@ export class HealthController {
   ) {}
 
   /** The full picture, for the probes and dashboards that already call GET /health. */
-  @Get()
+  @Get(HEALTH_PATHS.full)
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @DocumentHealth()
   check() {
@@ -39,7 +42,7 @@ export class HealthController {
   }
 
   /** Liveness: the process answers. Nothing external belongs here, or an outage restarts the fleet. */
-  @Get('live')
+  @Get(HEALTH_PATHS.liveness)
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @DocumentLiveness()
   live() {
@@ -47,7 +50,7 @@ export class HealthController {
   }
 
   /** Readiness: false once shutting down, so the load balancer stops sending new clients. */
-  @Get('ready')
+  @Get(HEALTH_PATHS.readiness)
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @DocumentReadiness()
   ready() {

@@ -34,5 +34,24 @@ export async function post(app: RunningApp, event: object): Promise<void> {
 
 export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** Time for a duplicate (an instance's own event coming back from Redis) to arrive, if there were one. */
-export const settle = () => new Promise((r) => setTimeout(r, 300));
+/**
+ * Ends a check that nothing more arrives, such as a duplicate (an instance's own event coming back from Redis): posts
+ * a marker on each of `apps` and waits until each reader has the markers of the other instances, which Redis relays
+ * after anything it relayed before; then takes the markers out of the readers' events. `readers` are the readers
+ * with the instance each reads from; the events before must have reached the other instances already.
+ */
+export async function endWithMarkers(apps: RunningApp[], readers: Array<[RunningApp, SseClient]>): Promise<void> {
+  for (const [i, app] of apps.entries()) await post(app, { event_name: 'MARKER', marker: i });
+  const isMarker = (event: string) => event.startsWith('{"event_name":"MARKER"');
+  await Promise.all(
+    readers.map(([app, client]) => {
+      const expected = apps.filter((other) => other !== app).length;
+      return client.waitFor(
+        (c) => c.events.filter((e) => isMarker(e) && !e.includes(`"marker":${apps.indexOf(app)},`)).length >= expected,
+        10_000,
+        'the markers of the other instances',
+      );
+    }),
+  );
+  for (const [, client] of readers) client.events = client.events.filter((e) => !isMarker(e));
+}
