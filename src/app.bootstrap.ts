@@ -7,7 +7,7 @@ import { APP_OPTIONS, configureApp } from './app.setup.js';
 import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
 import { cgroupMemoryLimit } from './common/cgroup-memory.js';
-import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { ConfigError, loadConfig, misspeltVariables, type AppConfig } from './config/app-config.js';
 
 function readConfig(): AppConfig {
   try {
@@ -86,6 +86,7 @@ export async function bootstrap(): Promise<void> {
   // AppConfig.toJSON() leaves the secrets out.
   // `msg` stays `Listening on <url>` (what log searches and the specs read); the build has its own field.
   logger.log({ msg: `Listening on ${urlOf(address)}`, build: readBuildInfo(), config: config.toJSON() });
+  for (const warning of misspeltVariables(process.env)) logger.warn(warning);
 
   shutDownOnSignals(app, config);
 }

@@ -185,7 +185,9 @@ describeWithRedis('backplane: instances joined by Redis pub/sub', () => {
     const [a, b] = apps;
     const counters = async (app: RunningApp) => {
       const samples = await scrape(app.url);
-      return ['published', 'received', 'errors'].map((name) => sample(samples, `pillarbox_backplane_${name}_total`));
+      return ['published_total', 'received_total', 'errors_total{reason="foreign"}'].map((name) =>
+        sample(samples, `pillarbox_backplane_${name}`),
+      );
     };
     const [beforeA, beforeB] = await Promise.all([counters(a), counters(b)]);
     const readerB = await reader(b);
@@ -257,7 +259,11 @@ describeWithRedis('backplane: Redis failures', () => {
   const servers: RedisServer[] = [];
 
   const start = async (url: string) => {
-    const app = await startApp({ REDIS_URL: url, REDIS_CHANNEL: channel }, { logger: log });
+    // PINGs every second rather than every 5: a hung Redis is noticed within 2 s.
+    const app = await startApp(
+      { REDIS_URL: url, REDIS_CHANNEL: channel },
+      { logger: log, timings: { redisPingIntervalMs: 1000 } },
+    );
     started.push(app);
     return app;
   };

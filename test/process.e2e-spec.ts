@@ -43,6 +43,24 @@ describe('the service as a process', () => {
     expect(app.output()).toContain(`${name}=${JSON.stringify(value)}`);
   });
 
+  it('warns about a variable that looks like a misspelt one of the service, without its value', async () => {
+    const port = await freePort();
+    const app = spawnApp({ PORT: String(port), REDIS_URl: 'redis://:hunter2@redis:6379', SUBSCRIBER_TOKEN: 'x' });
+    try {
+      await waitUntilListening(port);
+      await waitUntil(() => /SUBSCRIBER_TOKEN is not/.test(app.output()), 5000, 'the warnings');
+      expect(app.output()).toContain(
+        'REDIS_URl is not a variable of this service and is ignored: did you mean REDIS_URL?',
+      );
+      expect(app.output()).toContain(
+        'SUBSCRIBER_TOKEN is not a variable of this service and is ignored: did you mean SUBSCRIBER_TOKENS?',
+      );
+      expect(app.output()).not.toContain('hunter2');
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
   it('logs one start-up line with the address and the effective configuration', async () => {
     const port = await freePort();
     const app = spawnApp({ PORT: String(port), MAX_SUBSCRIBERS: '77' });

@@ -150,13 +150,14 @@ describeWithNginx('rolling restart behind nginx', () => {
       const load = new SteadyLoad(nginx.url);
       const exitCodes: Array<number | null> = [];
       try {
-        await sleep(2000);
+        // Load for a second before, between and after the restarts.
+        await sleep(1000);
         for (let i = 0; i < instances.length; i++) {
           const { app, port } = instances[i];
           app.child.kill('SIGTERM');
           exitCodes.push(await app.exited);
           instances[i] = await startInstance(port);
-          await sleep(2000);
+          await sleep(1000);
         }
         const before = readers.map((r) => r.events);
         await sleep(1000);

@@ -12,7 +12,8 @@ describe('GET /events', () => {
   describe('with default settings', () => {
     let running: RunningApp;
     beforeAll(async () => {
-      running = await startApp();
+      // 300 readers of one address in one test.
+      running = await startApp({ MAX_SUBSCRIBERS_PER_ADDRESS: '1000' });
     });
     afterAll(() => running.close());
 
@@ -111,7 +112,10 @@ describe('GET /events', () => {
 
   it('cuts off a reader that stops reading, while the others get every event and POSTs succeed', async () => {
     // Keep-alives every 500 ms: the stopped reader's backlog is looked at again once the POSTs are over.
-    const running = await startApp({ SSE_MAX_BUFFER_BYTES: '65536', SSE_HEARTBEAT_MS: '500' });
+    const running = await startApp(
+      { SSE_MAX_BUFFER_BYTES: '65536', SSE_HEARTBEAT_MS: '500' },
+      { timings: { slowReaderWindowMs: 2000 } },
+    );
     try {
       const paused = await new SseClient(`${running.url}/events`).connect();
       const readers = await Promise.all([1, 2].map(() => new SseClient(`${running.url}/events`).connect()));
@@ -133,7 +137,7 @@ describe('GET /events', () => {
         expect(new Set(seqs).size).toBe(total);
         expect(seqs).toHaveLength(total);
       }
-      // Cut off once its backlog has not shrunk for SLOW_READER_WINDOW_MS (or has passed the memory bound).
+      // Cut off once its backlog has not shrunk for the slow-reader window (or has passed the memory bound).
       await waitUntil(async () => (await subscriberStats(running.url)).disconnected.slow === 1, 20_000, 'a cut-off');
       const stats = await subscriberStats(running.url);
       expect(stats.disconnected.slow).toBe(1);
@@ -145,7 +149,7 @@ describe('GET /events', () => {
   }, 60_000);
 
   it('refuses one subscriber more than MAX_SUBSCRIBERS with a JSON 503', async () => {
-    const running = await startApp({ MAX_SUBSCRIBERS: '2' });
+    const running = await startApp({ MAX_SUBSCRIBERS: '2', MAX_SUBSCRIBERS_PER_ADDRESS: '2' });
     try {
       const first = await new SseClient(`${running.url}/events`).connect();
       const second = await new SseClient(`${running.url}/events`).connect();

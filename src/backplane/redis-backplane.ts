@@ -1,9 +1,12 @@
+import { isUtf8 } from 'node:buffer';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { Subject } from 'rxjs';
-import { AppConfig, redactUrl, splitUrls } from '../config/app-config.js';
-import type { Timings } from '../config/timings.js';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { parseEventObject } from '../common/event-json.js';
+import { likelyCause, redisConnection, type RedisConnection } from '../common/redis-connection.js';
+import { AppConfig, redactUrl } from '../config/app-config.js';
+import type { Timings } from '../config/timings.js';
 import { MetricsService, type BackplaneMetrics } from '../metrics/metrics.service.js';
 import { Backplane, type BackplaneStatus } from './backplane.js';
 import { RedisMessageCodec, decodeMessage } from './redis-message.js';
@@ -17,31 +20,28 @@ export const MAX_UNCONFIRMED_PUBLISHES = 10_000;
 /** A turn's events are sent as one message, up to this many bytes of frames: past it, a message is sent at once. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
-/** Delay before reconnection attempt `attempt` (1, 2, ...): 100 ms doubling up to 2 s, plus jitter so that a fleet does not reconnect in step. */
-export function reconnectDelay(attempt: number): number {
-  return Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000) + Math.floor(Math.random() * 100);
-}
-
 type State = 'connecting' | 'up' | 'down' | 'closed';
-type Connection = Redis | Cluster;
 
-/** The cluster's seed nodes and the options every node connection takes (user, password, TLS) from REDIS_URL. */
-export function clusterSeeds(value: string): {
-  nodes: { host: string; port: number }[];
-  redisOptions: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
-} {
-  const urls = splitUrls(value).map((u) => new URL(u));
-  const nodes = urls.map((u) => ({ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 6379) }));
-  const first = urls[0];
+/** What a frame adds to the event of MAX_EVENT_BYTES it carries: `data: `, `user_ip` and the blank line. */
+const FRAME_OVERHEAD_BYTES = 1024;
+
+/**
+ * A frame from another instance, checked as a POST's body is: at most MAX_EVENT_BYTES (and its framing), UTF-8, a
+ * JSON object not nested too deep. Its filter fields are read from its JSON, not from the message's header, and it
+ * is copied out of the message, so that a subscriber holding it does not hold the whole message.
+ */
+export function checkedEvent(frame: Buffer, maxFrameBytes: number): BroadcastEvent | undefined {
+  if (frame.length > maxFrameBytes || !isUtf8(frame)) return undefined;
+  const event = parseEventObject(frame.toString('utf8', FRAME_PREFIX_BYTES, frame.length - 2));
+  if (!event) return undefined;
   return {
-    nodes,
-    redisOptions: {
-      ...(first.username && { username: decodeURIComponent(first.username) }),
-      ...(first.password && { password: decodeURIComponent(first.password) }),
-      ...(first.protocol === 'rediss:' && { tls: {} }),
-    },
+    frame: Buffer.from(frame),
+    eventName: typeof event.event_name === 'string' ? event.event_name : undefined,
+    sessionId: typeof event.session_id === 'string' ? event.session_id : undefined,
   };
 }
+
+const FRAME_PREFIX_BYTES = 'data: '.length;
 
 /**
  * Redis Pub/Sub between the instances of one deployment. Redis stores nothing here: an event published while no
@@ -63,8 +63,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   readonly incoming$ = this.incoming.asObservable();
   private readonly channel: string;
   private readonly cluster: boolean;
-  private publisher: Connection;
-  private subscriber: Connection;
+  private publisher: RedisConnection;
+  private subscriber: RedisConnection;
   private subscribed = false;
   private state: State = 'connecting';
   private downSince = 0;
@@ -77,8 +77,10 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
   /** Cluster mode: when one of this instance's messages last came back through the subscription. */
   private lastEchoAt = 0;
   private echoing = false;
-  private readonly counts = { published: 0, received: 0, dropped: 0, ignored: 0 };
-  private lastIgnoredLogAt = 0;
+  private readonly counts = { published: 0, received: 0, dropped: 0, ignored: 0, invalid: 0 };
+  /** The largest frame taken from another instance: a POST of MAX_EVENT_BYTES, with its framing and user_ip. */
+  private readonly maxFrameBytes: number;
+  private lastWarnAt = 0;
   private pingTimer?: NodeJS.Timeout;
   private readonly pinging = new Set<Redis>();
   /** pillarbox_backplane_{published,received,errors}_total, beside the counts of GET /health. */
@@ -95,46 +97,17 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.channel = config.redisChannel;
     this.cluster = config.redisCluster;
     this.exported = metrics.backplane;
+    this.maxFrameBytes = config.maxEventBytes + FRAME_OVERHEAD_BYTES;
   }
 
   async onModuleInit(): Promise<void> {
     const url = this.config.redisUrl as string;
-    const common: RedisOptions = {
-      connectTimeout: 5000,
-      // Commands cut off by a lost connection fail at once instead of being sent again later (late or twice).
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-    };
     const name = `pillarbox-dispatcher-${this.codec.instanceId}`;
-    if (this.cluster) {
-      const { nodes, redisOptions } = clusterSeeds(url);
-      const options = (connectionName: string, sharded: boolean): ClusterOptions => ({
-        clusterRetryStrategy: reconnectDelay,
-        // Nothing waits for Redis: an event that cannot be published now is dropped, not buffered.
-        enableOfflineQueue: false,
-        // A publish Redis refused with MOVED or ASK (it did not run it) follows the slot at once, 3 times at most.
-        // One cut off by a lost connection (it may have run) or refused while the cluster is down is dropped,
-        // not sent again: late or twice is worse than not shared.
-        maxRedirections: 3,
-        retryDelayOnFailover: 0,
-        retryDelayOnClusterDown: 0,
-        retryDelayOnTryAgain: 0,
-        slotsRefreshTimeout: 2000,
-        shardedSubscribers: sharded,
-        // Managed clusters with TLS announce host names their certificates name: connect to them as given.
-        dnsLookup: (address, callback) => callback(null, address),
-        redisOptions: { ...common, ...redisOptions, connectionName },
-      });
-      this.publisher = new Cluster(nodes, options(`${name}-pub`, false));
-      this.subscriber = new Cluster(nodes, options(`${name}-sub`, true));
-      this.subscriber.on('smessageBuffer', this.onMessage);
-    } else {
-      const single: RedisOptions = { ...common, retryStrategy: reconnectDelay, enableOfflineQueue: false };
-      this.publisher = new Redis(url, { ...single, connectionName: `${name}-pub` });
-      // Subscribed by hand on every `ready`, so that "up" means the SUBSCRIBE was confirmed.
-      this.subscriber = new Redis(url, { ...single, connectionName: `${name}-sub`, autoResubscribe: false });
-      this.subscriber.on('messageBuffer', this.onMessage);
-    }
+    this.publisher = redisConnection(this.config, `${name}-pub`);
+    // Subscribed by hand on every `ready`, so that "up" means the SUBSCRIBE was confirmed; in cluster mode, on the
+    // shard's subscriber connections.
+    this.subscriber = redisConnection(this.config, `${name}-sub`, { subscriber: true });
+    this.subscriber.on(this.cluster ? 'smessageBuffer' : 'messageBuffer', this.onMessage);
 
     this.publisher.on('ready', () => this.update(false));
     this.publisher.on('close', () => this.update(true));
@@ -174,8 +147,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
 
   publish(event: BroadcastEvent): void {
     if (this.publisher.status !== 'ready' || this.unconfirmed + this.pending.length >= MAX_UNCONFIRMED_PUBLISHES) {
-      this.counts.dropped++;
-      this.exported.errors.inc();
+      this.dropped(1);
       return;
     }
     this.pending.push(event);
@@ -234,7 +206,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
 
   private dropped(n: number): void {
     this.counts.dropped += n;
-    this.exported.errors.inc(n);
+    this.exported.errors.inc({ reason: 'dropped' }, n);
   }
 
   private readonly onMessage = (_channel: Buffer, message: Buffer): void => {
@@ -242,24 +214,39 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
       if (this.cluster) this.echoed();
       return;
     }
-    const events = decodeMessage(message);
-    if (events) {
-      this.counts.received += events.length;
-      this.exported.received.inc(events.length);
-      for (const event of events) this.incoming.next(event);
-      return;
-    }
-    this.counts.ignored++;
-    this.exported.errors.inc();
-    const now = Date.now();
-    if (now - this.lastIgnoredLogAt >= 60_000) {
-      this.lastIgnoredLogAt = now;
-      this.logger.warn(
+    const entries = decodeMessage(message);
+    if (!entries) {
+      this.counts.ignored++;
+      this.exported.errors.inc({ reason: 'foreign' });
+      this.warnAtMostEveryMinute(
         `Ignoring messages on channel ${this.channel} that are not this service's events (${this.counts.ignored} so far): ` +
           'another application or an incompatible version may use the same REDIS_CHANNEL',
       );
+      return;
+    }
+    for (const { frame } of entries) {
+      const event = checkedEvent(frame, this.maxFrameBytes);
+      if (!event) {
+        this.counts.invalid++;
+        this.exported.errors.inc({ reason: 'invalid' });
+        this.warnAtMostEveryMinute(
+          `Dropping events from channel ${this.channel} that a POST would have been refused for (${this.counts.invalid} so far): ` +
+            'larger than MAX_EVENT_BYTES, not UTF-8, not a JSON object or nested too deep',
+        );
+        continue;
+      }
+      this.counts.received++;
+      this.exported.received.inc();
+      this.incoming.next(event);
     }
   };
+
+  private warnAtMostEveryMinute(message: string): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < 60_000) return;
+    this.lastWarnAt = now;
+    this.logger.warn(message);
+  }
 
   private subscribe(): void {
     const subscribed =
@@ -328,7 +315,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
 
   private onError(err: Error): void {
     // Every failed reconnection attempt ends here: kept for the next state change's log line, not logged itself.
-    this.lastError = err.message;
+    this.lastError = likelyCause(err.message, this.config);
   }
 
   private isUp(): boolean {
@@ -348,6 +335,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
       if (this.state === 'up') return;
       const wasDown = this.state === 'down';
       this.state = 'up';
+      this.exported.up.set(1);
       this.lastError = '';
       if (!wasDown) {
         this.logger.log(`Redis backplane up: events are shared with the other instances on channel ${this.channel}`);
@@ -365,7 +353,8 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     if (this.state === 'down' || (this.state === 'connecting' && !failure)) return;
     const lost = this.state === 'up';
     this.state = 'down';
-    this.exported.errors.inc();
+    this.exported.up.set(0);
+    this.exported.errors.inc({ reason: 'connection' });
     this.downSince = Date.now();
     this.droppedAtDown = this.counts.dropped;
     const reason = lost

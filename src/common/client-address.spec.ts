@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
-import { clientAddress, networkOf, normalizeIp } from './client-address.js';
+import { addressKey, clientAddress, networkOf, normalizeIp } from './client-address.js';
 
 function req(peer: string | undefined, forwardedFor?: string): IncomingMessage {
   return {
@@ -57,5 +57,18 @@ describe('networkOf', () => {
     ['', ''],
   ])('%s -> %s', (address, network) => {
     expect(networkOf(address)).toBe(network);
+  });
+});
+
+describe('addressKey', () => {
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:aaaa::1', '2001:db8:1:2::/64'],
+    ['2001:DB8:1:2:bbbb:cccc:dddd:eeee', '2001:db8:1:2::/64'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['::1', '0:0:0:0::/64'],
+    ['', ''],
+  ])('%s -> %s', (address, key) => {
+    expect(addressKey(address)).toBe(key);
   });
 });

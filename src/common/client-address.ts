@@ -89,3 +89,19 @@ export function networkOf(address: string): string {
 export function shownAddress(address: string, anonymize: boolean): string {
   return anonymize ? networkOf(address) : address;
 }
+
+/**
+ * What per-address limits count an address as: an IPv4 address as it is, an IPv6 address by its /64 (one host may
+ * hold a whole /64), an IPv4-mapped one as IPv4.
+ */
+export function addressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const g = ipv6Groups(address);
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`;
+  }
+  return `${g
+    .slice(0, 4)
+    .map((n) => n.toString(16))
+    .join(':')}::/64`;
+}

@@ -14,13 +14,17 @@ export const REJECT_REASONS = [
   'rate_limit',
   'timeout',
   'aborted',
+  'after_stream',
   'other',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
-/** Why a stream on GET /events ended; `auth` counts streams refused for a missing or wrong token. */
-export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'auth'] as const;
+/**
+ * Why a stream on GET /events ended, or was refused before it opened: `auth` (a missing or wrong token), `full`
+ * (MAX_SUBSCRIBERS), `per_address` (MAX_SUBSCRIBERS_PER_ADDRESS).
+ */
+export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'auth', 'full', 'per_address'] as const;
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
-/** The reasons that end a stream once it is open (`auth` refuses it before). */
-export type StreamEndReason = Exclude<DisconnectReason, 'auth'>;
+/** The reasons that end a stream once it is open. */
+export type StreamEndReason = Exclude<DisconnectReason, 'auth' | 'full' | 'per_address'>;

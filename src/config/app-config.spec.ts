@@ -5,9 +5,11 @@ import {
   ENV_VARIABLES,
   loadConfig,
   MIN_DERIVED_SUBSCRIBERS,
+  misspeltVariables,
+  FILTER_BUDGET_BYTES,
+  MEMORY_SHARE,
   START_BUDGET_BYTES,
   SUBSCRIBER_BUDGET_BYTES,
-  SUBSCRIBER_MEMORY_SHARE,
 } from './app-config.js';
 
 describe('loadConfig', () => {
@@ -129,14 +131,26 @@ describe('MAX_SUBSCRIBERS and the container memory limit', () => {
     expect(defaultMaxSubscribers(undefined)).toBe(10_000);
   });
 
-  it('derives the default from the memory limit, by the documented rule', () => {
+  it('derives the defaults from the memory limit, by the documented rule', () => {
     const limit = 512 * MiB;
-    const expected = Math.floor((limit * SUBSCRIBER_MEMORY_SHARE - START_BUDGET_BYTES) / SUBSCRIBER_BUDGET_BYTES);
+    const budget = limit / 4;
+    const expected = Math.floor(
+      (limit * MEMORY_SHARE - START_BUDGET_BYTES - budget) / (SUBSCRIBER_BUDGET_BYTES + FILTER_BUDGET_BYTES),
+    );
     expect(expected).toBeLessThan(10_000);
     expect(loadConfig({}, { memoryLimitBytes: limit })).toMatchObject({
+      sseBufferBudgetBytes: budget,
       maxSubscribers: expected,
+      maxSubscribersPerAddress: 256,
       memoryLimitBytes: limit,
     });
+    // A budget set by hand leaves more or less room for subscribers.
+    expect(loadConfig({ SSE_BUFFER_BUDGET_BYTES: String(64 * MiB) }, { memoryLimitBytes: limit }).maxSubscribers).toBe(
+      Math.floor(
+        (limit * MEMORY_SHARE - START_BUDGET_BYTES - 64 * MiB) / (SUBSCRIBER_BUDGET_BYTES + FILTER_BUDGET_BYTES),
+      ),
+    );
+    expect(loadConfig({}).sseBufferBudgetBytes).toBe(128 * MiB);
     // Small containers still take some subscribers; large ones stop at 10,000.
     expect(defaultMaxSubscribers(64 * MiB)).toBe(MIN_DERIVED_SUBSCRIBERS);
     expect(defaultMaxSubscribers(8192 * MiB)).toBe(10_000);
@@ -146,10 +160,36 @@ describe('MAX_SUBSCRIBERS and the container memory limit', () => {
     expect(loadConfig({ MAX_SUBSCRIBERS: '20000' }, { memoryLimitBytes: 256 * MiB }).maxSubscribers).toBe(20_000);
   });
 
+  it('lets one address hold a quarter of MAX_SUBSCRIBERS at most, 256 by default', () => {
+    expect(loadConfig({}).maxSubscribersPerAddress).toBe(256);
+    expect(loadConfig({ MAX_SUBSCRIBERS: '100' }).maxSubscribersPerAddress).toBe(25);
+    expect(loadConfig({ MAX_SUBSCRIBERS: '100', MAX_SUBSCRIBERS_PER_ADDRESS: '90' }).maxSubscribersPerAddress).toBe(90);
+  });
+
   it('validates HEALTH_MAX_RSS_PERCENT (1-100, default 90)', () => {
     expect(loadConfig({}).healthMaxRssPercent).toBe(90);
     expect(loadConfig({ HEALTH_MAX_RSS_PERCENT: '75' }).healthMaxRssPercent).toBe(75);
     expect(() => loadConfig({ HEALTH_MAX_RSS_PERCENT: '0' })).toThrow(/HEALTH_MAX_RSS_PERCENT/);
     expect(() => loadConfig({ HEALTH_MAX_RSS_PERCENT: '101' })).toThrow(/HEALTH_MAX_RSS_PERCENT/);
+  });
+});
+
+describe('misspeltVariables', () => {
+  it.each([
+    ['REDIS_URl', 'REDIS_URL'],
+    ['redis_url', 'REDIS_URL'],
+    ['SUBSCRIBER_TOKEN', 'SUBSCRIBER_TOKENS'],
+    ['MAX_SUBSCRIBER', 'MAX_SUBSCRIBERS'],
+    ['REDIS_CHANEL', 'REDIS_CHANNEL'],
+    ['REDSI_URL', 'REDIS_URL'],
+  ])('warns about %s, naming %s', (name, meant) => {
+    expect(misspeltVariables({ [name]: 'secret-value', [meant]: 'x' })).toEqual([
+      `${name} is not a variable of this service and is ignored: did you mean ${meant}?`,
+    ]);
+  });
+
+  it("stays quiet about the service's own variables and the usual others", () => {
+    const env = { PATH: '/bin', HOME: '/root', HOSTNAME: 'h', PWD: '/', NODE_ENV: 'production', PORT: '1', HOST: 'x' };
+    expect(misspeltVariables({ ...env, REDIS_URL: 'redis://r', LOG_LEVEL: 'info', TERM: 'xterm' })).toEqual([]);
   });
 });

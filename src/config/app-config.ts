@@ -166,22 +166,43 @@ const MiB = 1024 * 1024;
 export const DEFAULT_MAX_SUBSCRIBERS = 10_000;
 /**
  * The rule for MAX_SUBSCRIBERS when it is not set and the container has a memory limit: what is left of
- * SUBSCRIBER_MEMORY_SHARE of the limit once the process's own START_BUDGET_BYTES are taken, divided by
- * SUBSCRIBER_BUDGET_BYTES per subscriber, between MIN_DERIVED_SUBSCRIBERS and DEFAULT_MAX_SUBSCRIBERS.
- * The budgets are measured figures with headroom (docs/performance.md): RSS at start, and peak RSS per idle
- * subscriber while 1,000 events/s flow to them.
+ * MEMORY_SHARE of the limit once the process's own START_BUDGET_BYTES and the stream buffers' budget
+ * (SSE_BUFFER_BUDGET_BYTES) are taken, divided by SUBSCRIBER_BUDGET_BYTES per subscriber (an idle subscriber, and
+ * the largest filter it may ask for), between MIN_DERIVED_SUBSCRIBERS and DEFAULT_MAX_SUBSCRIBERS. The budgets are
+ * measured figures with headroom (docs/performance.md).
  */
-export const SUBSCRIBER_MEMORY_SHARE = 0.8;
+export const MEMORY_SHARE = 0.8;
 export const START_BUDGET_BYTES = 128 * MiB;
 export const SUBSCRIBER_BUDGET_BYTES = 36 * 1024;
+export const FILTER_BUDGET_BYTES = 16 * 1024;
 export const MIN_DERIVED_SUBSCRIBERS = 100;
+/** SSE_BUFFER_BUDGET_BYTES when it is not set: a quarter of the memory limit, or this without one. */
+export const DEFAULT_BUFFER_BUDGET_BYTES = 128 * MiB;
+export const BUFFER_BUDGET_SHARE = 0.25;
+/** MAX_SUBSCRIBERS_PER_ADDRESS when it is not set: generous for an office behind one NAT address, and never more
+ * than a quarter of MAX_SUBSCRIBERS. */
+export const DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS = 256;
 
-/** MAX_SUBSCRIBERS's default for a memory limit (bytes), or for none. */
-export function defaultMaxSubscribers(memoryLimitBytes?: number): number {
+/** SSE_BUFFER_BUDGET_BYTES's default for a memory limit (bytes), or for none. */
+export function defaultBufferBudget(memoryLimitBytes?: number): number {
+  if (memoryLimitBytes === undefined) return DEFAULT_BUFFER_BUDGET_BYTES;
+  return Math.max(16 * MiB, Math.floor(memoryLimitBytes * BUFFER_BUDGET_SHARE));
+}
+
+/** MAX_SUBSCRIBERS's default for a memory limit (bytes), or for none, with the stream buffers' budget in force. */
+export function defaultMaxSubscribers(
+  memoryLimitBytes?: number,
+  bufferBudget = defaultBufferBudget(memoryLimitBytes),
+): number {
   if (memoryLimitBytes === undefined) return DEFAULT_MAX_SUBSCRIBERS;
-  const room = memoryLimitBytes * SUBSCRIBER_MEMORY_SHARE - START_BUDGET_BYTES;
-  const fits = Math.floor(room / SUBSCRIBER_BUDGET_BYTES);
+  const room = memoryLimitBytes * MEMORY_SHARE - START_BUDGET_BYTES - bufferBudget;
+  const fits = Math.floor(room / (SUBSCRIBER_BUDGET_BYTES + FILTER_BUDGET_BYTES));
   return Math.min(DEFAULT_MAX_SUBSCRIBERS, Math.max(MIN_DERIVED_SUBSCRIBERS, fits));
+}
+
+/** MAX_SUBSCRIBERS_PER_ADDRESS's default for the MAX_SUBSCRIBERS in force. */
+export function defaultMaxSubscribersPerAddress(maxSubscribers: number): number {
+  return Math.max(1, Math.min(DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS, Math.ceil(maxSubscribers / 4)));
 }
 
 /** The service's configuration, read once from the environment at start-up. */
@@ -198,8 +219,15 @@ export class AppConfig {
   @IsInt() @Min(10) @Max(3_600_000) sseHeartbeatMs = 15_000;
   /** Unsent bytes after which a subscriber that does not read is disconnected. */
   @IsInt() @Min(1024) sseMaxBufferBytes = 1024 * 1024;
+  /**
+   * Unsent bytes of all streams together past which the largest backlogs are cut off. Unset: a quarter of the
+   * container's memory limit, or DEFAULT_BUFFER_BUDGET_BYTES without one.
+   */
+  @IsInt() @Min(1024 * 1024) sseBufferBudgetBytes = DEFAULT_BUFFER_BUDGET_BYTES;
   /** Unset: DEFAULT_MAX_SUBSCRIBERS, or what fits the container's memory limit (see defaultMaxSubscribers). */
   @IsInt() @Min(1) maxSubscribers = DEFAULT_MAX_SUBSCRIBERS;
+  /** Streams one client address (an IPv6 /64) may hold at once. Unset: see defaultMaxSubscribersPerAddress. */
+  @IsInt() @Min(1) maxSubscribersPerAddress = DEFAULT_MAX_SUBSCRIBERS_PER_ADDRESS;
   /** After SIGTERM: how long readiness fails while everything is still served, before the listener closes. */
   @IsInt() @Min(0) @Max(600_000) shutdownDrainMs = 5_000;
   /** After the drain: the longest the requests in flight and the streams' last writes may take. */
@@ -253,7 +281,9 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   TRUST_PROXY: { key: 'trustProxy', kind: 'trustProxy' },
   SSE_HEARTBEAT_MS: { key: 'sseHeartbeatMs', kind: 'int' },
   SSE_MAX_BUFFER_BYTES: { key: 'sseMaxBufferBytes', kind: 'int' },
+  SSE_BUFFER_BUDGET_BYTES: { key: 'sseBufferBudgetBytes', kind: 'int' },
   MAX_SUBSCRIBERS: { key: 'maxSubscribers', kind: 'int' },
+  MAX_SUBSCRIBERS_PER_ADDRESS: { key: 'maxSubscribersPerAddress', kind: 'int' },
   SHUTDOWN_DRAIN_MS: { key: 'shutdownDrainMs', kind: 'int' },
   SHUTDOWN_TIMEOUT_MS: { key: 'shutdownTimeoutMs', kind: 'int' },
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
@@ -310,9 +340,9 @@ export interface ConfigContext {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: ConfigContext = {}): AppConfig {
   const config = new AppConfig();
   config.memoryLimitBytes = context.memoryLimitBytes;
-  config.maxSubscribers = defaultMaxSubscribers(context.memoryLimitBytes);
   const target = config as unknown as Record<string, unknown>;
   const lines: string[] = [];
+  const set = new Set<keyof AppConfig>();
   for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {
     const raw = env[name];
     if (raw === undefined) continue;
@@ -325,6 +355,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: Config
       lines.push(`${name}=<redacted>: ${name} is set but holds no token (unset it for no token at all)`);
     }
     target[key] = value;
+    set.add(key);
+  }
+  // Defaults that follow from the memory limit and from each other, for the variables left unset.
+  if (!set.has('sseBufferBudgetBytes')) config.sseBufferBudgetBytes = defaultBufferBudget(config.memoryLimitBytes);
+  if (!set.has('maxSubscribers') && Number.isInteger(config.sseBufferBudgetBytes)) {
+    config.maxSubscribers = defaultMaxSubscribers(config.memoryLimitBytes, config.sseBufferBudgetBytes);
+  }
+  if (!set.has('maxSubscribersPerAddress') && Number.isInteger(config.maxSubscribers)) {
+    config.maxSubscribersPerAddress = defaultMaxSubscribersPerAddress(config.maxSubscribers);
   }
   const errors = validateSync(config);
   if (errors.length || lines.length) {
@@ -343,4 +382,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: Config
     throw new ConfigError([...lines, ...invalid].map((line) => `Invalid configuration: ${line}`).join('\n'));
   }
   return config;
+}
+
+/** Edit distance between two names (insertions, deletions, substitutions, swaps of neighbours). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * Warnings for variables of the environment that look like a misspelt variable of the service (`REDIS_URl`,
+ * `SUBSCRIBER_TOKEN`), which would otherwise be ignored without a word: the same name in another case, or, for a
+ * name of 8 characters or more, one edit away. Only names are compared; values are never shown.
+ */
+export function misspeltVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = Object.keys(ENV_VARIABLES);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (Object.hasOwn(ENV_VARIABLES, name)) continue;
+    const upper = name.toUpperCase();
+    const meant = known.find((k) => k === upper || (k.length >= 8 && distance(upper, k) === 1));
+    if (meant) warnings.push(`${name} is not a variable of this service and is ignored: did you mean ${meant}?`);
+  }
+  return warnings;
 }

@@ -4,6 +4,7 @@ import { HEALTH_PATHS } from '../health/health.controller.js';
 import {
   ENV_VARIABLES,
   loadConfig,
+  FILTER_BUDGET_BYTES,
   START_BUDGET_BYTES,
   SUBSCRIBER_BUDGET_BYTES,
   type AppConfig,
@@ -29,8 +30,11 @@ const jsonFile = (file: string) => JSON.parse(read(file)) as Json;
 const effectiveConfig = (env: Record<string, string>, memoryLimitBytes?: number): AppConfig =>
   loadConfig(env, { memoryLimitBytes });
 const MiB = 1024 * 1024;
-/** What MAX_SUBSCRIBERS subscribers take at most, by the budgets of its rule, against the memory limit. */
-const subscribersBudget = (config: AppConfig) => START_BUDGET_BYTES + config.maxSubscribers * SUBSCRIBER_BUDGET_BYTES;
+/** What the process takes at most, by the budgets of MAX_SUBSCRIBERS's rule, against the memory limit. */
+const subscribersBudget = (config: AppConfig) =>
+  START_BUDGET_BYTES +
+  config.sseBufferBudgetBytes +
+  config.maxSubscribers * (SUBSCRIBER_BUDGET_BYTES + FILTER_BUDGET_BYTES);
 /** SHUTDOWN_DRAIN_MS, where the configuration has it: the time a stopping instance keeps serving, not ready. */
 const drainMs = (config: AppConfig) => Number((config as unknown as Record<string, unknown>).shutdownDrainMs ?? 0);
 

@@ -96,9 +96,15 @@ export function narrowBrotliWindow(body: Buffer, limit: number): Buffer {
  * Reads a request body, whatever its Content-Type, decoding gzip, deflate and br.
  * `limit` applies to the bytes received and, for an encoded body, to the decoded bytes too,
  * so a small compressed bomb is refused once it has grown past the limit.
- * The whole body, or the drained rest of a refused one, must arrive within `timeoutMs` (408 otherwise).
+ * The whole body, or the drained rest of a refused one, must arrive within `timeoutMs` (408 otherwise). A refused
+ * body is drained up to MAX_DRAIN_BYTES; past that, `res` (the request's response) closes its connection.
  */
-export async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+export async function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  timeoutMs: number,
+): Promise<Buffer> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TimedOut()), timeoutMs);
@@ -116,8 +122,8 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
     } catch (err) {
       if (!(err instanceof TooLarge)) throw err;
       // A client still waiting for `100 Continue` sends nothing: no body to drain, and none to read after it.
-      if (refuseUnsent) continued.setHeader('Connection', 'close');
-      else await Promise.race([drain(req), expired]);
+      // A body that goes on past the drain is not read any further: the connection closes after the answer.
+      if (refuseUnsent || !(await Promise.race([drain(req), expired]))) res.setHeader('Connection', 'close');
       throw rejection('too_large', new PayloadTooLargeException(`The event is larger than ${limit} bytes`));
     }
   } catch (err) {
@@ -182,21 +188,26 @@ function collect(stream: Readable, limit: number, expired: Promise<never>): Prom
   });
 }
 
-/** Reads the rest of a refused request and throws it away, up to MAX_DRAIN_BYTES. */
-function drain(req: IncomingMessage): Promise<void> {
-  if (req.readableEnded || req.destroyed) return Promise.resolve();
+/**
+ * Reads the rest of a refused request and throws it away, up to MAX_DRAIN_BYTES; resolves true when the request
+ * ended (or went) within it, false when the limit was reached and the rest is left unread.
+ */
+function drain(req: IncomingMessage): Promise<boolean> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve(true);
   return new Promise((resolve) => {
     let drained = 0;
-    const done = () => {
+    const finish = (ended: boolean) => {
       req.off('data', onData);
       req.off('end', done);
       req.off('error', done);
       req.off('close', done);
-      resolve();
+      if (!ended) req.pause();
+      resolve(ended);
     };
+    const done = () => finish(true);
     const onData = (chunk: Buffer) => {
       drained += chunk.length;
-      if (drained > MAX_DRAIN_BYTES) done();
+      if (drained > MAX_DRAIN_BYTES) finish(false);
     };
     req.on('data', onData);
     req.once('end', done);

@@ -18,11 +18,11 @@ import { allowAnyOrigin, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { DocumentIngest, DocumentStream } from '../openapi/api-docs.decorators.js';
-import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { IngestService } from './ingest.service.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
-import { parseStreamFilter } from './stream-filter.js';
+import { checkQueryLength, parseStreamFilter } from './stream-filter.js';
 
 export const INGEST_PATH = 'api/events';
 const INGEST_METHODS = 'POST, OPTIONS';
@@ -36,16 +36,17 @@ export class EventsController {
     private readonly ingestion: IngestService,
     private readonly hub: SseHub,
     private readonly shutdown: ShutdownState,
-    private readonly config: AppConfig,
+    config: AppConfig,
   ) {
     this.clientAddress = clientAddressResolver(config.trustProxy);
   }
 
   /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
   @Post(INGEST_PATH)
-  @RateLimited()
+  @UseGuards(RateLimitGuard)
   @DocumentIngest()
-  ingest(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+  async ingest(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
+    if (this.hub.carriesStream(req.socket)) return this.ingestion.refuseAfterStream(req);
     return this.ingestion.accept(req, res, this.clientAddress(req));
   }
 
@@ -73,12 +74,10 @@ export class EventsController {
   stream(@Req() req: IncomingMessage, @Res() res: ServerResponse, @Query() query: Record<string, unknown>): void {
     // A refusal too is readable by any origin.
     allowAnyOrigin(res);
+    checkQueryLength(req.url);
     const filter = parseStreamFilter(query);
     // Still served while draining (a refused EventSource would not retry); ended with the others when closing.
     if (this.shutdown.isClosing) throw new ServiceUnavailableException('The service is shutting down');
-    if (this.hub.isFull) {
-      throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
-    }
     this.hub.subscribe(req, res, filter);
   }
 

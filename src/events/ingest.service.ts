@@ -39,7 +39,11 @@ export class IngestService {
     let event: BroadcastEvent;
     try {
       const userIp = shownAddress(normalizeIp(clientIp), this.config.anonymizeUserIp);
-      event = buildFrame(await readBody(req, this.config.maxEventBytes, this.config.bodyTimeoutMs), userIp, this.check);
+      event = buildFrame(
+        await readBody(req, res, this.config.maxEventBytes, this.config.bodyTimeoutMs),
+        userIp,
+        this.check,
+      );
     } catch (err) {
       if (req.destroyed && !req.complete) {
         // The client left before its whole body arrived (a closed tab, a lost network): not an error, nothing to
@@ -60,5 +64,15 @@ export class IngestService {
     this.metrics.eventsReceived.inc();
     this.metrics.ingestDuration.observe((performance.now() - started) / 1000);
     res.writeHead(204, CORS_HEADERS).end();
+  }
+
+  /**
+   * A POST pipelined behind GET /events on one connection: its answer would wait behind a stream that never ends,
+   * so the event is not broadcast, and the connection (stream included) is closed.
+   */
+  refuseAfterStream(req: IncomingMessage): void {
+    this.metrics.eventRejected('after_stream');
+    this.logger.warn('a request followed a stream on its connection: connection closed, the event not broadcast');
+    req.socket.destroy();
   }
 }

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { buildFrame, exceedsDepth, MAX_JSON_DEPTH } from './ingest.js';
+import { exceedsDepth, MAX_JSON_DEPTH } from '../common/event-json.js';
+import { buildFrame } from './ingest.js';
 
 const frameText = (body: string, ip = '1.2.3.4') => buildFrame(Buffer.from(body), ip).frame.toString('utf8');
 

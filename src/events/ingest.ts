@@ -1,36 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
+import { exceedsDepth, MAX_JSON_DEPTH } from '../common/event-json.js';
 import { rejection } from '../common/rejection.js';
-
-/** Deeper JSON is refused: consumers' recursive parsers should not be the ones to find the limit. */
-export const MAX_JSON_DEPTH = 64;
-
-/** Whether `text` holds more than `max` of `char`, counted with indexOf (native and fast). */
-function countExceeds(text: string, char: string, max: number): boolean {
-  let count = 0;
-  for (let i = text.indexOf(char); i >= 0; i = text.indexOf(char, i + 1)) if (++count > max) return true;
-  return false;
-}
-
-/** Whether brackets outside strings nest deeper than `max`. Runs before JSON.parse so a deep body costs one scan. */
-export function exceedsDepth(text: string, max = MAX_JSON_DEPTH): boolean {
-  // Nesting deeper than `max` needs more than `max` opening brackets: most events have a handful, found natively.
-  if (!countExceeds(text, '{', max / 2) && !countExceeds(text, '[', max / 2)) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) return true;
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return false;
-}
 
 function hasKeys(value: object): boolean {
   for (const _ in value) return true;

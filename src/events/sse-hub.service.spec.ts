@@ -19,7 +19,7 @@ class RecordingResponse extends EventEmitter {
   readonly req = {
     method: 'GET',
     headers: {},
-    socket: { remoteAddress: '127.0.0.1', setNoDelay() {}, setTimeout() {} },
+    socket: { remoteAddress: '127.0.0.1', destroyed: false, setNoDelay() {}, setTimeout() {} },
   };
   readonly socket = this.req.socket;
   status?: number;
@@ -42,13 +42,22 @@ class RecordingResponse extends EventEmitter {
     this.writes.push(this.corked!);
     this.corked = undefined;
   }
-  write(chunk: Buffer): boolean {
+  /**
+   * The callback comes on the next tick, as a socket's once the kernel has the bytes; while `holding` (a reader that
+   * does not read), not before the response is destroyed.
+   */
+  holding = false;
+  private held: Array<() => void> = [];
+  write(chunk: Buffer, callback?: () => void): boolean {
     if (this.corked !== undefined) this.corked += chunk.toString();
     else this.writes.push(chunk.toString());
+    if (callback && this.holding) this.held.push(callback);
+    else if (callback) process.nextTick(callback);
     return true;
   }
   destroy(): void {
     this.destroyed = true;
+    for (const callback of this.held.splice(0)) process.nextTick(callback);
   }
   end(): void {
     this.ended = true;
@@ -275,6 +284,49 @@ describe('SseHub', () => {
     expect(small.isFull).toBe(false);
     attach({}, small);
     expect(small.isFull).toBe(true);
+  });
+
+  it('past SSE_BUFFER_BUDGET_BYTES, cuts off the largest backlogs first, never a reader that keeps up', async () => {
+    const MiB = 1024 * 1024;
+    await startHub({
+      SSE_BUFFER_BUDGET_BYTES: String(MiB),
+      SSE_MAX_BUFFER_BYTES: String(8 * MiB),
+      MAX_EVENT_BYTES: '',
+    });
+    const reader = attach();
+    const [small, large] = [attach(), attach({ event_name: 'BIG' })];
+    for (const res of [small, large]) res.holding = true;
+    small.unsent = 200 * 1024;
+    large.unsent = 700 * 1024;
+    const big = (n: number) => ({
+      ...named('BIG', 's'),
+      frame: Buffer.from(`data: {"n":${n},"p":"${'x'.repeat(300_000)}"}\n\n`),
+    });
+    bus.publish(big(1));
+    bus.publish(big(2));
+    await flushed();
+    // Both held 1.2 MB (each frame once: the unfiltered share a joined buffer, the filtered one gets the frames
+    // themselves), past the budget: the larger backlog was cut off, the other holds the joined buffer only.
+    expect([reader.destroyed, small.destroyed, large.destroyed]).toEqual([false, false, true]);
+    expect(hub.unsent.total).toBeGreaterThan(600_000);
+    expect(hub.unsent.total).toBeLessThan(601_000);
+    bus.publish(big(3));
+    bus.publish(big(4));
+    await flushed();
+    expect([reader.destroyed, small.destroyed]).toEqual([false, true]);
+    expect(hub.stats()).toMatchObject({ subscribers: 1, disconnected: { slow: 2 } });
+    expect(reader.writes).toHaveLength(2);
+    expect(hub.unsent.total).toBe(0);
+  });
+
+  it('indexes filters on event names, so that events of other names look at none of them', async () => {
+    const stops = Array.from({ length: 3 }, () => attach({ event_name: 'STOP' }));
+    const errors = attach({ event_name: 'ERROR,START' });
+    for (let i = 0; i < 5; i++) bus.publish(named('HEARTBEAT', `s${i}`));
+    bus.publish(named('START', 's1'));
+    await flushed();
+    expect(stops.map((r) => r.writes)).toEqual([[], [], []]);
+    expect(errors.writes).toEqual([named('START', 's1').frame.toString()]);
   });
 
   describe('a burst is not a sustained backlog', () => {

@@ -1,8 +1,18 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  HttpException,
+  HttpStatus,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Subscription } from 'rxjs';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
-import { clientAddressResolver, shownAddress } from '../common/client-address.js';
+import { addressKey, clientAddressResolver, shownAddress } from '../common/client-address.js';
 import { CORS_HEADERS } from '../common/cors.js';
 import type { StreamEndReason } from '../common/reasons.js';
 import { AppConfig } from '../config/app-config.js';
@@ -10,6 +20,7 @@ import { Timings } from '../config/timings.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { EventBus } from './event-bus.service.js';
 import { matchesFilter, type StreamFilter } from './stream-filter.js';
+import { UnsentBytes, type HeldBuffer } from './unsent-bytes.js';
 
 /**
  * The headers of a stream. `Connection: close`: the connection ends with the stream, so that a proxy never puts
@@ -31,6 +42,12 @@ const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
 export const MAX_BACKLOG_EVENTS = 32;
 
+/**
+ * Unsent bytes below which a subscriber is never cut off to bring the process back under SSE_BUFFER_BUDGET_BYTES:
+ * a reader that keeps up has less than this pending.
+ */
+const KEEPING_UP_BYTES = 64 * 1024;
+
 /** Bounds of the pause between two flushes (see SseHub.flush): the latency that batching may add. */
 const MIN_FLUSH_GAP_MS = 1;
 const MAX_FLUSH_GAP_MS = 20;
@@ -42,6 +59,8 @@ interface Subscriber {
   readonly connectedAt: number;
   /** Who it is, for its log lines: the HTTP logger's request id and the client address. */
   readonly client: { reqId?: unknown; ip: string };
+  /** Its client address as MAX_SUBSCRIBERS_PER_ADDRESS counts it (an IPv6 address by its /64). */
+  readonly addressKey: string;
   /** When anything (events, greeting, keep-alive) was last written to it. */
   lastWriteAt: number;
   /** Since when (Date.now()) the unsent bytes are above SSE_MAX_BUFFER_BYTES; 0: they are not. */
@@ -69,17 +88,29 @@ function isFiltered(subscriber: Subscriber): subscriber is FilteredSubscriber {
  * without shrinking, or pass MAX_BACKLOG_EVENTS events of MAX_EVENT_BYTES, is cut off, so nobody waits for it and
  * memory stays bounded (see fallenBehind()).
  * Filtered subscribers are kept apart, so that the unfiltered ones pay nothing for them. Their filters are grouped
- * (equal filters, one group) and indexed by session id, so that a turn looks only at the groups its events can match.
+ * (equal filters, one group) and indexed by session id, or by event name when they take any session, so that a turn
+ * looks only at the groups its events can match.
+ * A frame is held once, however many subscribers wait for it: unfiltered subscribers share one buffer per flush, and
+ * filtered ones get the frames themselves. What all sockets hold is counted (UnsentBytes); past
+ * SSE_BUFFER_BUDGET_BYTES, the largest backlogs are cut off first (see enforceBudget()).
  */
 @Injectable()
 export class SseHub implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SseHub.name);
   private readonly subscribers = new Set<Subscriber>();
   private readonly filtered = new Set<FilteredSubscriber>();
-  /** The filtered subscribers by filter key; the groups by each session id they take, and those that take any. */
+  /**
+   * The filtered subscribers by filter key; the groups by each session id they take, and those that take any session
+   * by each event name they take (every filter has one or the other).
+   */
   private readonly groups = new Map<string, FilterGroup>();
   private readonly groupsBySession = new Map<string, Set<FilterGroup>>();
-  private readonly groupsOfAnySession = new Set<FilterGroup>();
+  private readonly groupsByEventName = new Map<string, Set<FilterGroup>>();
+  /** Open streams per client address (addressKey), for MAX_SUBSCRIBERS_PER_ADDRESS. */
+  private readonly perAddress = new Map<string, number>();
+  /** The sockets that carry a stream (or asked for one): a request that follows on the connection is refused. */
+  private readonly streamingSockets = new WeakSet<Socket>();
+  readonly unsent = new UnsentBytes();
   private pending: BroadcastEvent[] = [];
   private flushScheduled = false;
   private lastFlushEnd = 0;
@@ -88,22 +119,39 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
   private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
+  private budgetCheckScheduled = false;
   /** Unsent bytes past which a subscriber is cut off at once, whatever the window says. */
   private readonly maxBacklogBytes: number;
   private readonly clientAddress: (req: IncomingMessage) => string;
+  private readonly slowHint: string;
 
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly bus: EventBus,
     private readonly config: AppConfig,
     private readonly timings: Timings,
     private readonly metrics: MetricsService,
   ) {
-    metrics.countSubscribersWith(() => this.size);
+    metrics.observeStreams({
+      subscribers: () => this.size,
+      unsentBytes: () => this.unsent.total,
+    });
     this.maxBacklogBytes = Math.max(config.sseMaxBufferBytes, MAX_BACKLOG_EVENTS * config.maxEventBytes);
     this.clientAddress = clientAddressResolver(config.trustProxy);
+    this.slowHint =
+      `a subscriber is cut off when its unsent bytes stay above SSE_MAX_BUFFER_BYTES=${config.sseMaxBufferBytes} ` +
+      `for ${timings.slowReaderWindowMs} ms without shrinking, or pass ${this.maxBacklogBytes}`;
   }
 
   onModuleInit(): void {
+    // Marked as the request arrives, in the order of the connection's requests: a POST pipelined behind it is
+    // handled concurrently, and may reach its handler before this stream has been set up.
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    server?.prependListener('request', (req: IncomingMessage) => {
+      if (req.method === 'GET' && (req.url === '/events' || req.url?.startsWith('/events?'))) {
+        this.streamingSockets.add(req.socket);
+      }
+    });
     this.busSubscription = this.bus.events$.subscribe((event) => this.enqueue(event));
     const tick = Math.max(5, Math.floor(this.config.sseHeartbeatMs / 4));
     this.keepAliveTimer = setInterval(() => this.sendKeepAlives(), tick);
@@ -139,8 +187,27 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
    * Makes `res` a stream of every event from now on (only those that match `filter` when there is one): sends the
    * headers and a greeting comment at once, so that `onopen` fires before any event. A HEAD request gets the
    * headers only.
+   * @throws ServiceUnavailableException at MAX_SUBSCRIBERS, HttpException 429 at MAX_SUBSCRIBERS_PER_ADDRESS for the
+   *   client's address; both counted, nothing written.
    */
   subscribe(req: IncomingMessage, res: ServerResponse, filter?: StreamFilter): void {
+    const address = this.clientAddress(req);
+    const key = addressKey(address);
+    if (this.isFull) {
+      this.metrics.subscriberDisconnected('full');
+      throw new ServiceUnavailableException(`Too many subscribers (MAX_SUBSCRIBERS=${this.config.maxSubscribers})`);
+    }
+    if ((this.perAddress.get(key) ?? 0) >= this.config.maxSubscribersPerAddress) {
+      this.metrics.subscriberDisconnected('per_address');
+      throw new HttpException(
+        {
+          statusCode: HttpStatus.TOO_MANY_REQUESTS,
+          error: 'Too Many Requests',
+          message: `Too many streams from this address (MAX_SUBSCRIBERS_PER_ADDRESS=${this.config.maxSubscribersPerAddress})`,
+        },
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
     res.writeHead(200, STREAM_HEADERS);
     if (req.method === 'HEAD') {
       res.end();
@@ -154,10 +221,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       res,
       filter,
       connectedAt: now,
-      client: {
-        reqId: (req as { id?: unknown }).id,
-        ip: shownAddress(this.clientAddress(req), this.config.anonymizeUserIp),
-      },
+      client: { reqId: (req as { id?: unknown }).id, ip: shownAddress(address, this.config.anonymizeUserIp) },
+      addressKey: key,
       lastWriteAt: now,
       backlogSince: 0,
       backlogBytes: 0,
@@ -172,6 +237,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       ...(filter && { filtered: true }),
       subscribers: this.size,
     });
+  }
+
+  /**
+   * Whether `socket` carries a stream, or asked for one: a request pipelined behind GET /events on its connection
+   * could never be answered (the stream's response never ends), so it must not be acted on.
+   */
+  carriesStream(socket: Socket | null | undefined): boolean {
+    return socket ? this.streamingSockets.has(socket) : false;
   }
 
   /** Ends every stream cleanly, and its connection; clients reconnect, elsewhere during a shutdown. */
@@ -193,6 +266,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   }
 
   private add(subscriber: Subscriber): void {
+    this.perAddress.set(subscriber.addressKey, (this.perAddress.get(subscriber.addressKey) ?? 0) + 1);
     if (!isFiltered(subscriber)) {
       this.subscribers.add(subscriber);
       return;
@@ -203,11 +277,12 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (!group) {
       group = { filter, members: new Set() };
       this.groups.set(filter.key, group);
-      if (!filter.sessionIds) this.groupsOfAnySession.add(group);
-      for (const sessionId of filter.sessionIds ?? []) {
-        let groups = this.groupsBySession.get(sessionId);
-        if (!groups) this.groupsBySession.set(sessionId, (groups = new Set()));
-        groups.add(group);
+      for (const [index, values] of this.indexesOf(filter)) {
+        for (const value of values) {
+          let groups = index.get(value);
+          if (!groups) index.set(value, (groups = new Set()));
+          groups.add(group);
+        }
       }
     }
     group.members.add(subscriber);
@@ -215,24 +290,40 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
 
   /** Removes a subscriber from the hub; false when it was not there (already removed). */
   private remove(subscriber: Subscriber): boolean {
-    if (!isFiltered(subscriber)) return this.subscribers.delete(subscriber);
+    const removed = isFiltered(subscriber) ? this.removeFiltered(subscriber) : this.subscribers.delete(subscriber);
+    if (removed) {
+      const left = (this.perAddress.get(subscriber.addressKey) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(subscriber.addressKey, left);
+      else this.perAddress.delete(subscriber.addressKey);
+    }
+    return removed;
+  }
+
+  private removeFiltered(subscriber: FilteredSubscriber): boolean {
     if (!this.filtered.delete(subscriber)) return false;
     const { filter } = subscriber;
     const group = this.groups.get(filter.key);
     if (group?.members.delete(subscriber) && group.members.size === 0) {
       this.groups.delete(filter.key);
-      this.groupsOfAnySession.delete(group);
-      for (const sessionId of filter.sessionIds ?? []) {
-        const groups = this.groupsBySession.get(sessionId);
-        groups?.delete(group);
-        if (groups?.size === 0) this.groupsBySession.delete(sessionId);
+      for (const [index, values] of this.indexesOf(filter)) {
+        for (const value of values) {
+          const groups = index.get(value);
+          groups?.delete(group);
+          if (groups?.size === 0) index.delete(value);
+        }
       }
     }
     return true;
   }
 
+  /** Where a filter's group is indexed: by its session ids, or, when it takes any session, by its event names. */
+  private indexesOf(filter: StreamFilter): Array<[Map<string, Set<FilterGroup>>, ReadonlySet<string>]> {
+    if (filter.sessionIds) return [[this.groupsBySession, filter.sessionIds]];
+    return filter.eventNames ? [[this.groupsByEventName, filter.eventNames]] : [];
+  }
+
   /** Bookkeeping of a subscriber already removed from the hub: counters and the access log line. */
-  private disconnected(subscriber: Subscriber, reason: StreamEndReason): void {
+  private disconnected(subscriber: Subscriber, reason: StreamEndReason, hint?: string): void {
     this.disconnects[reason]++;
     this.metrics.subscriberDisconnected(reason);
     const line = {
@@ -243,13 +334,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
       subscribers: this.size,
     };
     if (reason !== 'slow') return this.logger.log(line);
-    this.logger.warn({
-      ...line,
-      unsentBytes: subscriber.res.writableLength,
-      hint:
-        `a subscriber is cut off when its unsent bytes stay above SSE_MAX_BUFFER_BYTES=${this.config.sseMaxBufferBytes} ` +
-        `for ${this.timings.slowReaderWindowMs} ms without shrinking, or pass ${this.maxBacklogBytes}`,
-    });
+    this.logger.warn({ ...line, unsentBytes: subscriber.res.writableLength, hint });
   }
 
   private enqueue(event: BroadcastEvent): void {
@@ -275,12 +360,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (this.subscribers.size) {
       // One buffer for every unfiltered subscriber: the turn's frames, joined once.
       const chunk = pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame));
+      const held = this.unsent.hold(chunk);
       let written = 0;
-      for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, now)) written++;
+      for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, held, now)) written++;
       // One update per flush, whatever the number of subscribers.
       if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
     }
     if (this.filtered.size) this.writeFiltered(pending, now);
+    this.checkBudget();
     this.lastFlushEnd = performance.now();
     // Each write is a system call per subscriber, whatever its size: under load, fewer and larger writes do the
     // same work for much less. The next flush waits at least MIN_FLUSH_GAP_MS, and as long as this one took, so
@@ -288,35 +375,59 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     this.flushGapMs = Math.min(MAX_FLUSH_GAP_MS, Math.max(MIN_FLUSH_GAP_MS, this.lastFlushEnd - started));
   }
 
-  /** Each filtered subscriber gets the turn's frames that match its filter, if any. */
+  /** Each filtered subscriber gets the turn's frames that match its filter, if any: the frames themselves. */
   private writeFiltered(pending: BroadcastEvent[], now: number): void {
-    // The filters this turn's events can match: those of their session ids, and those of any session.
-    const candidates = new Set(this.groupsOfAnySession);
+    // The filters this turn's events can match: those of their session ids and those of their event names.
+    const candidates = new Set<FilterGroup>();
     for (const event of pending) {
-      const groups = event.sessionId === undefined ? undefined : this.groupsBySession.get(event.sessionId);
-      if (groups) for (const group of groups) candidates.add(group);
+      for (const [index, value] of [
+        [this.groupsBySession, event.sessionId],
+        [this.groupsByEventName, event.eventName],
+      ] as const) {
+        const groups = value === undefined ? undefined : index.get(value);
+        if (groups) for (const group of groups) candidates.add(group);
+      }
     }
+    const held = new Map<BroadcastEvent, HeldBuffer>();
     let delivered = 0;
     for (const { filter, members } of candidates) {
       const frames: Buffer[] = [];
-      for (const event of pending) if (matchesFilter(filter, event)) frames.push(event.frame);
+      const holds: HeldBuffer[] = [];
+      for (const event of pending) {
+        if (!matchesFilter(filter, event)) continue;
+        frames.push(event.frame);
+        let hold = held.get(event);
+        if (!hold) held.set(event, (hold = this.unsent.hold(event.frame)));
+        holds.push(hold);
+      }
       if (!frames.length) continue;
       // A member cut off meanwhile leaves the set: a Set's iteration skips it.
-      for (const subscriber of members) if (this.send(subscriber, frames, now)) delivered += frames.length;
+      for (const subscriber of members) if (this.send(subscriber, frames, holds, now)) delivered += frames.length;
     }
     if (delivered > 0) this.metrics.framesDelivered.inc(delivered);
   }
 
   /**
    * Writes to one subscriber, now rather than on the next tick as Node would (so that a flush takes as long as its
-   * writes: see flush()), several frames as one HTTP chunk; false when it was cut off for not keeping up.
+   * writes: see flush()), several frames as one HTTP chunk, each buffer counted in UnsentBytes until its socket is
+   * done with it (`held`: one per buffer); false when the subscriber is gone or was cut off for not keeping up.
    */
-  private send(subscriber: Subscriber, chunk: Buffer | Buffer[], now: number): boolean {
+  private send(
+    subscriber: Subscriber,
+    chunk: Buffer | Buffer[],
+    held: HeldBuffer | HeldBuffer[] | undefined,
+    now: number,
+  ): boolean {
     const { res } = subscriber;
+    // Node drops a write to a destroyed socket without calling its callback: the 'close' event is on its way.
+    if (res.destroyed || res.socket?.destroyed !== false) return false;
     subscriber.lastWriteAt = now;
     res.cork();
-    if (Buffer.isBuffer(chunk)) res.write(chunk);
-    else for (const frame of chunk) res.write(frame);
+    if (Buffer.isBuffer(chunk)) {
+      this.write(res, chunk, held as HeldBuffer | undefined);
+    } else {
+      for (let i = 0; i < chunk.length; i++) this.write(res, chunk[i], (held as HeldBuffer[])[i]);
+    }
     res.uncork();
     const unsent = res.writableLength;
     if (unsent <= this.config.sseMaxBufferBytes) {
@@ -326,6 +437,49 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (!this.fallenBehind(subscriber, unsent, now)) return true;
     this.cutOff(subscriber);
     return false;
+  }
+
+  private write(res: ServerResponse, buffer: Buffer, held: HeldBuffer | undefined): void {
+    if (!held) {
+      res.write(buffer);
+      return;
+    }
+    held.take();
+    res.write(buffer, held.release);
+  }
+
+  /** After a flush or a keep-alive round: enforceBudget() once this turn's writes are counted. */
+  private checkBudget(): void {
+    if (this.unsent.total <= this.config.sseBufferBudgetBytes || this.budgetCheckScheduled) return;
+    this.budgetCheckScheduled = true;
+    setImmediate(() => {
+      this.budgetCheckScheduled = false;
+      this.enforceBudget();
+    });
+  }
+
+  /**
+   * Past SSE_BUFFER_BUDGET_BYTES of unsent bytes in the whole process, cuts off the subscribers with the largest
+   * backlogs first, until the backlogs cut add up to the excess; a subscriber that keeps up (less than
+   * KEEPING_UP_BYTES pending) is never cut. A frame that others still wait for stays held: the next check goes on.
+   */
+  private enforceBudget(): void {
+    let excess = this.unsent.total - this.config.sseBufferBudgetBytes;
+    if (excess <= 0) return;
+    const backlogs: Array<[Subscriber, number]> = [];
+    for (const set of [this.subscribers, this.filtered]) {
+      for (const subscriber of set) {
+        const unsent = subscriber.res.writableLength;
+        if (unsent > KEEPING_UP_BYTES) backlogs.push([subscriber, unsent]);
+      }
+    }
+    backlogs.sort((a, b) => b[1] - a[1]);
+    const hint = `the process's unsent bytes passed SSE_BUFFER_BUDGET_BYTES=${this.config.sseBufferBudgetBytes}: the largest backlogs are cut off first`;
+    for (const [subscriber, unsent] of backlogs) {
+      if (excess <= 0) break;
+      this.cutOff(subscriber, hint);
+      excess -= unsent;
+    }
   }
 
   /**
@@ -348,9 +502,9 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     return false;
   }
 
-  private cutOff(subscriber: Subscriber): void {
+  private cutOff(subscriber: Subscriber, hint = this.slowHint): void {
     this.remove(subscriber);
-    this.disconnected(subscriber, 'slow');
+    this.disconnected(subscriber, 'slow', hint);
     subscriber.res.destroy();
   }
 
@@ -365,7 +519,8 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private keepAlive(subscribers: Set<Subscriber>, now: number, due: number): void {
     for (const subscriber of subscribers) {
       if (subscriber.lastWriteAt > due) continue;
-      this.send(subscriber, KEEP_ALIVE, now);
+      this.send(subscriber, KEEP_ALIVE, undefined, now);
     }
+    this.checkBudget();
   }
 }

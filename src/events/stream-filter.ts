@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /**
@@ -8,15 +8,34 @@ import type { BroadcastEvent } from '../common/broadcast-event.js';
 export interface StreamFilter {
   readonly eventNames?: ReadonlySet<string>;
   readonly sessionIds?: ReadonlySet<string>;
-  /** The same for equal filters, whatever the order of values: the hub builds one chunk per distinct key. */
+  /** The same for equal filters, whatever the order of values: the hub groups subscribers by it. */
   readonly key: string;
 }
 
+/**
+ * Bounds of a filter, so that a stream's filter costs a few kB at most (counted in the memory budget of a
+ * subscriber, see app-config.ts): the query string of `GET /events`, the values of one parameter, one value.
+ */
+export const MAX_QUERY_LENGTH = 4096;
+export const MAX_FILTER_VALUES = 64;
+export const MAX_FILTER_VALUE_LENGTH = 128;
+
 /** Query parameters of `GET /events` that filter the stream, and the filter field each fills. */
 const PARAMETERS = { event_name: 'eventNames', session_id: 'sessionIds' } as const;
+type Parameter = keyof typeof PARAMETERS;
+
+/** A spelling of a filter parameter's name that is not the name itself: `SESSION_ID`, `session_id[]`, `session-id`. */
+function misspelt(name: string): Parameter | undefined {
+  const normalized = name
+    .toLowerCase()
+    .replace(/(\[[^\]]*\])+$/, '')
+    .replace(/-/g, '_')
+    .trim();
+  return normalized !== name && Object.hasOwn(PARAMETERS, normalized) ? (normalized as Parameter) : undefined;
+}
 
 /** Values of one parameter: comma-separated, and the parameter may be repeated. */
-function parseValues(name: string, raw: unknown): Set<string> {
+function parseValues(name: Parameter, raw: unknown): Set<string> {
   const items = (Array.isArray(raw) ? raw : [raw]).flatMap((value) =>
     typeof value === 'string' ? value.split(',') : [''],
   );
@@ -26,21 +45,55 @@ function parseValues(name: string, raw: unknown): Set<string> {
     if (value === '') {
       throw new BadRequestException(`${name} must be a comma-separated list of non-empty values`);
     }
+    if (value.length > MAX_FILTER_VALUE_LENGTH) {
+      throw new BadRequestException(`A value of ${name} is longer than ${MAX_FILTER_VALUE_LENGTH} characters`);
+    }
     values.add(value);
+  }
+  if (values.size > MAX_FILTER_VALUES) {
+    throw new BadRequestException(`${name} lists ${values.size} values: at most ${MAX_FILTER_VALUES}`);
   }
   return values;
 }
 
 /**
- * The filter asked for by a query string (`?event_name=ERROR,START&session_id=abc`), or undefined when it asks
- * for none. Other parameters are ignored.
- * @throws BadRequestException when a filter parameter is empty or has an empty item (`?event_name=`, `?event_name=a,`).
+ * Refuses a query string of `GET /events` longer than MAX_QUERY_LENGTH (414), before any of it is parsed into a
+ * filter. `url` is the request's URL.
+ */
+export function checkQueryLength(url: string | undefined): void {
+  const query = url?.indexOf('?') ?? -1;
+  const length = query < 0 ? 0 : url!.length - query - 1;
+  if (length > MAX_QUERY_LENGTH) {
+    throw new HttpException(
+      {
+        statusCode: HttpStatus.URI_TOO_LONG,
+        error: 'URI Too Long',
+        message: `The query string of /events has ${length} characters: at most ${MAX_QUERY_LENGTH}`,
+      },
+      HttpStatus.URI_TOO_LONG,
+    );
+  }
+}
+
+/**
+ * The filter asked for by a parsed query string (`?event_name=ERROR,START&session_id=abc`), or undefined when it
+ * asks for none. Other parameters are ignored, as the Go service does.
+ * @throws BadRequestException when a filter parameter is empty, has an empty item, too many or too long values, or
+ *   is spelt otherwise (`SESSION_ID`, `session_id[]`): a filter is never silently ignored.
  */
 export function parseStreamFilter(query: Record<string, unknown> | undefined): StreamFilter | undefined {
   if (!query) return undefined;
+  for (const name of Object.keys(query)) {
+    const meant = misspelt(name);
+    if (meant) {
+      throw new BadRequestException(
+        `Unknown query parameter ${JSON.stringify(name)}: the filter is spelt ${meant}, as in ?${meant}=a,b`,
+      );
+    }
+  }
   const filter: { eventNames?: Set<string>; sessionIds?: Set<string>; key: string } = { key: '' };
   const keys: string[] = [];
-  for (const [name, field] of Object.entries(PARAMETERS)) {
+  for (const [name, field] of Object.entries(PARAMETERS) as Array<[Parameter, (typeof PARAMETERS)[Parameter]]>) {
     if (!Object.hasOwn(query, name)) continue;
     const values = parseValues(name, query[name]);
     filter[field] = values;

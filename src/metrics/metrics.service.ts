@@ -2,18 +2,33 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerBuildInfoMetric } from '../common/build-info.js';
 import { DISCONNECT_REASONS, REJECT_REASONS, type DisconnectReason, type RejectReason } from '../common/reasons.js';
+import { AppConfig } from '../config/app-config.js';
 
-/** Counters a backplane updates; registered only when one runs. */
+/** Metrics a backplane updates; registered only when one runs (with REDIS_URL). */
 export interface BackplaneMetrics {
+  /** 1 while the backplane is up, 0 while it is not. */
+  readonly up: Gauge;
   /** Events this instance sent to the other instances. */
   readonly published: Counter;
   /** Events received from the other instances. */
   readonly received: Counter;
-  /** Events not shared (dropped or failed publishes), lost connections, messages ignored on the channel. */
-  readonly errors: Counter;
+  /**
+   * Backplane failures by reason: `dropped` (an event not shared: Redis down, not answering or failing the publish),
+   * `connection` (a connection lost), `foreign` (a message on the channel that is not this service's),
+   * `invalid` (an event from another instance refused by the checks a POST passes).
+   */
+  readonly errors: Counter<'reason'>;
+}
+
+/** What the stream side reports when Prometheus scrapes. */
+export interface StreamReadings {
+  subscribers(): number;
+  unsentBytes(): number;
 }
 
 const PREFIX = 'pillarbox_';
+export const BACKPLANE_ERROR_REASONS = ['dropped', 'connection', 'foreign', 'invalid'] as const;
+export type BackplaneErrorReason = (typeof BACKPLANE_ERROR_REASONS)[number];
 
 /**
  * The Prometheus registry of this instance and the counters the other modules update. Its own registry, not
@@ -53,6 +68,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Rate-limit checks that could not reach the shared count in Redis, and counted this instance's alone. */
+  readonly rateLimitFallbacks = new Counter({
+    name: `${PREFIX}rate_limit_fallbacks_total`,
+    help: 'Rate-limit checks that could not reach the shared count in Redis and counted on this instance alone',
+    registers: [this.registry],
+  });
+
   private readonly subscribersDisconnected = new Counter({
     name: `${PREFIX}subscribers_disconnected_total`,
     help: 'Streams on GET /events that ended or were refused, by reason (client, slow, shutdown, auth)',
@@ -60,20 +82,36 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  private subscriberCount: () => number = () => 0;
+  private streams: StreamReadings = { subscribers: () => 0, unsentBytes: () => 0 };
   private backplaneMetrics?: BackplaneMetrics;
 
-  constructor() {
-    const count = () => this.subscriberCount();
-    new Gauge({
-      name: `${PREFIX}subscribers`,
-      help: 'Subscribers connected to GET /events on this instance',
-      registers: [this.registry],
-      // Read when scraped: nothing to update on connect and disconnect.
-      collect() {
-        this.set(count());
-      },
-    });
+  constructor(config: AppConfig) {
+    // Read when scraped: nothing to update on connect, disconnect or write.
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('subscribers', 'Subscribers connected to GET /events on this instance', () => this.streams.subscribers());
+    gauge('subscribers_max', 'The subscriber limit in force (MAX_SUBSCRIBERS)', () => config.maxSubscribers);
+    gauge(
+      'stream_unsent_bytes',
+      "Bytes written to subscribers' sockets and not yet sent, each buffer counted once",
+      () => this.streams.unsentBytes(),
+    );
+    gauge(
+      'stream_unsent_budget_bytes',
+      'The budget of unsent bytes past which the largest backlogs are cut off (SSE_BUFFER_BUDGET_BYTES)',
+      () => config.sseBufferBudgetBytes,
+    );
+    if (config.memoryLimitBytes !== undefined) {
+      const limit = config.memoryLimitBytes;
+      gauge('memory_limit_bytes', "The container's memory limit (its cgroup's), read at start", () => limit);
+    }
     for (const reason of REJECT_REASONS) this.eventsRejected.inc({ reason }, 0);
     for (const reason of DISCONNECT_REASONS) this.subscribersDisconnected.inc({ reason }, 0);
     registerBuildInfoMetric(this.registry);
@@ -88,30 +126,40 @@ export class MetricsService {
     this.subscribersDisconnected.inc({ reason });
   }
 
-  /** Where the current number of subscribers is read at each scrape. */
-  countSubscribersWith(count: () => number): void {
-    this.subscriberCount = count;
+  /** Where the stream side's gauges are read at each scrape. */
+  observeStreams(readings: StreamReadings): void {
+    this.streams = readings;
   }
 
-  /** The backplane's counters, registered on the first call: a backplane calls it when it starts. */
+  /** The backplane's metrics, registered on the first call: a backplane calls it when it starts. */
   get backplane(): BackplaneMetrics {
-    this.backplaneMetrics ??= {
+    if (this.backplaneMetrics) return this.backplaneMetrics;
+    const registers = [this.registry];
+    this.backplaneMetrics = {
+      up: new Gauge({
+        name: `${PREFIX}backplane_up`,
+        help: 'Whether the backplane is up: 1 connected (and subscribed), 0 not',
+        registers,
+      }),
       published: new Counter({
         name: `${PREFIX}backplane_published_total`,
         help: 'Events this instance published to the backplane',
-        registers: [this.registry],
+        registers,
       }),
       received: new Counter({
         name: `${PREFIX}backplane_received_total`,
         help: 'Events this instance received from the backplane',
-        registers: [this.registry],
+        registers,
       }),
       errors: new Counter({
         name: `${PREFIX}backplane_errors_total`,
-        help: 'Backplane failures: events not shared (dropped or failed publishes), lost connections, ignored messages',
-        registers: [this.registry],
+        help: 'Backplane failures by reason: dropped (an event not shared), connection (lost), foreign (a message not of this service), invalid (an event refused)',
+        labelNames: ['reason'] as const,
+        registers,
       }),
     };
+    this.backplaneMetrics.up.set(0);
+    for (const reason of BACKPLANE_ERROR_REASONS) this.backplaneMetrics.errors.inc({ reason }, 0);
     return this.backplaneMetrics;
   }
 

@@ -1,52 +1,41 @@
-import type { IncomingMessage } from 'node:http';
-import { clientAddressResolver } from '../common/client-address.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { addressKey, clientAddressResolver } from '../common/client-address.js';
 import { allowAnyOrigin } from '../common/cors.js';
-import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import {
-  InjectThrottlerOptions,
-  InjectThrottlerStorage,
-  ThrottlerGuard,
-  type ThrottlerModuleOptions,
-  type ThrottlerStorage,
-} from '@nestjs/throttler';
-import type { Response } from 'express';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { RATE_LIMITED } from './rate-limited.decorator.js';
+import { RateLimiter } from './rate-limiter.service.js';
 
 /**
- * @nestjs/throttler's guard, for the handlers marked `@RateLimited()` only, keyed on the client address that
- * clientAddress() resolves with TRUST_PROXY (IPv6 addresses grouped by /64, as the throttler does). Refusals are
- * counted and answered in the service's error format, readable cross-origin; `Retry-After` is set by the
- * throttler before.
+ * RATE_LIMIT_PER_MINUTE on the routes that wear it, per client address (resolved with TRUST_PROXY; an IPv6
+ * address by its /64). Refusals are counted and answered in the service's error format with `Retry-After`,
+ * readable cross-origin. Without a limit, it lets everything through at once.
  */
 @Injectable()
-export class RateLimitGuard extends ThrottlerGuard {
+export class RateLimitGuard implements CanActivate {
   private readonly clientAddress: (req: IncomingMessage) => string;
 
   constructor(
-    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
+    private readonly limiter: RateLimiter,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {
-    super(options, storage, reflector);
     this.clientAddress = clientAddressResolver(config.trustProxy);
   }
 
-  protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    return super.getTracker({ ip: this.clientAddress(req as unknown as IncomingMessage) });
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (!this.limiter.enabled) return true;
+    return this.check(context);
   }
 
-  protected override shouldSkip(context: ExecutionContext): Promise<boolean> {
-    return Promise.resolve(!this.reflector.get<boolean>(RATE_LIMITED, context.getHandler()));
-  }
-
-  protected override throwThrottlingException(context: ExecutionContext): Promise<void> {
+  private async check(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const wait = await this.limiter.consume(addressKey(this.clientAddress(http.getRequest<IncomingMessage>())));
+    if (wait === 0) return true;
     this.metrics.eventRejected('rate_limit');
-    allowAnyOrigin(context.switchToHttp().getResponse<Response>());
+    const res = http.getResponse<ServerResponse>();
+    allowAnyOrigin(res);
+    res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
     throw new HttpException(
       {
         statusCode: HttpStatus.TOO_MANY_REQUESTS,

@@ -1,25 +1,12 @@
-import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerModule } from '@nestjs/throttler';
-import type { AppConfig } from '../config/app-config.js';
+import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimiter } from './rate-limiter.service.js';
 
-/**
- * RATE_LIMIT_PER_MINUTE for POST /api/events. When it is 0 (the default: mobile carriers put thousands of
- * viewers behind one address) the module is empty and no guard is registered, so requests pay nothing.
- */
-@Module({})
-export class RateLimitModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    if (config.rateLimitPerMinute === 0) return { module: RateLimitModule };
-    return {
-      module: RateLimitModule,
-      imports: [
-        ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.rateLimitPerMinute }] }),
-        MetricsModule,
-      ],
-      providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
-    };
-  }
-}
+/** RATE_LIMIT_PER_MINUTE: the guard that routes wear with `@UseGuards(RateLimitGuard)`, and its counts. */
+@Module({
+  imports: [MetricsModule],
+  providers: [RateLimiter, RateLimitGuard],
+  exports: [RateLimiter, RateLimitGuard],
+})
+export class RateLimitModule {}
