@@ -4,13 +4,20 @@
 // shaped like the players' monitoring events (web, Apple and Android flavours). Bounded by --duration.
 //
 //   npm run simulate -- --url http://127.0.0.1:8080 --players 500 --duration 60
-import http from 'node:http';
+//   npm run simulate -- --url https://localhost:8443 --ca deploy/compose-secrets/tls.crt   (the compose setup)
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { parseCommandLine } from './lib/command-line.mjs';
 
 const HELP = `Usage: npm run simulate -- [options]
 
-  --url URL             the dispatcher (default http://127.0.0.1:8080); loopback unless --allow-remote
+  --url URL             the dispatcher, http:// or https:// (default http://127.0.0.1:8080); loopback unless
+                        --allow-remote
+  --ca FILE             for an https:// URL: the PEM certificate(s) to trust beside the system's (a self-signed
+                        certificate, such as the compose setup's deploy/compose-secrets/tls.crt)
   --players N           simulated players playing at once (default 50, at most 20000)
   --duration S          seconds to run, then every player stops (default 60, at most 86400)
   --heartbeat S         seconds between heartbeats of a session (default 5)
@@ -23,6 +30,7 @@ const HELP = `Usage: npm run simulate -- [options]
 
 const args = parseCommandLine('simulate', HELP, {
   url: { type: 'string', default: 'http://127.0.0.1:8080' },
+  ca: { type: 'string' },
   players: { type: 'string', default: '50' },
   duration: { type: 'string', default: '60' },
   heartbeat: { type: 'string', default: '5' },
@@ -55,7 +63,14 @@ try {
 } catch {
   fail(`--url ${args.url} is not a URL`);
 }
-if (target.protocol !== 'http:') fail('--url must be an http:// URL');
+if (target.protocol !== 'http:' && target.protocol !== 'https:') fail('--url must be an http:// or https:// URL');
+if (args.ca && target.protocol !== 'https:') fail('--ca is for an https:// URL');
+let ca;
+try {
+  ca = args.ca ? readFileSync(args.ca) : undefined;
+} catch (err) {
+  fail(`--ca ${args.ca}: ${err.code ?? err.message}`);
+}
 const host = target.hostname.replace(/^\[|\]$/g, '');
 const loopback = host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
 if (!loopback && !args['allow-remote']) {
@@ -190,7 +205,9 @@ function event(name, session, data) {
 // ---- Sending ------------------------------------------------------------------------------------
 
 // Few sockets, reused: what a fleet of players looks like to the service through a load balancer.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const client = target.protocol === 'https:' ? https : http;
+// A `ca` replaces Node's list of trusted certificates: the system's are kept beside it.
+const agent = new client.Agent({ keepAlive: true, maxSockets: 256, ...(ca && { ca: [...tls.rootCertificates, ca] }) });
 const counts = { sent: 0, ok: 0, failed: 0, byName: {}, lastError: '' };
 let inFlight = 0;
 const MAX_IN_FLIGHT = 2000; // past that, events are dropped rather than queued without bound
@@ -221,7 +238,7 @@ function send(body, contentType) {
       } else counts.ok++;
       resolve();
     };
-    const req = http.request(
+    const req = client.request(
       target,
       { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } },
       (res) => {

@@ -7,7 +7,7 @@ import { APP_OPTIONS, configureApp } from './app.setup.js';
 import { shutDownOnSignals } from './app.shutdown.js';
 import { readBuildInfo } from './common/build-info.js';
 import { cgroupMemoryLimit } from './common/cgroup-memory.js';
-import { ConfigError, loadConfig, misspeltVariables, type AppConfig } from './config/app-config.js';
+import { ConfigError, enabledFeatures, loadConfig, misspeltVariables, type AppConfig } from './config/app-config.js';
 
 function readConfig(): AppConfig {
   try {
@@ -86,7 +86,14 @@ export async function bootstrap(): Promise<void> {
   // AppConfig.toJSON() leaves the secrets out.
   // `msg` stays `Listening on <url>` (what log searches and the specs read); the build has its own field.
   logger.log({ msg: `Listening on ${urlOf(address)}`, build: readBuildInfo(), config: config.toJSON() });
+  logger.log(`Enabled: ${enabledFeatures(config)}`);
   for (const warning of misspeltVariables(process.env)) logger.warn(warning);
+  if (config.trustProxy === true) {
+    logger.warn(
+      'TRUST_PROXY=true: every hop of X-Forwarded-For is believed, so any client can set its own user_ip; ' +
+        "list the load balancer's addresses or networks instead (e.g. TRUST_PROXY=10.0.0.0/8)",
+    );
+  }
 
   shutDownOnSignals(app, config);
 }

@@ -7,6 +7,7 @@ import { ShutdownState } from './common/shutdown-state.service.js';
 import type { AppConfig } from './config/app-config.js';
 import { answerContinueAfterLengthCheck } from './events/body-reader.js';
 import { INGEST_PATH } from './events/events.controller.js';
+import { AppLogger } from './logging/app-logger.js';
 import { setupDocs } from './openapi/openapi.setup.js';
 
 /** Nest application options the service needs; shared by app.bootstrap.ts and the e2e tests. */
@@ -22,7 +23,7 @@ export const APP_OPTIONS = {
  * application. What remains is `listen()`.
  */
 export async function configureApp(app: INestApplication, config: AppConfig): Promise<void> {
-  app.useLogger(app.get(Logger));
+  app.useLogger(new AppLogger(app.get(Logger)));
   const express = app as NestExpressApplication;
   express.set('trust proxy', config.trustProxy);
   express.disable('x-powered-by');

@@ -186,7 +186,43 @@ describeWithNginx('deploy/nginx.conf in front of the service: TLS, and only the 
     expect(tooLarge.status).toBe(413);
     expect(JSON.parse(tooLarge.body)).toMatchObject({ statusCode: 413 });
   });
+
+  it('takes the simulator over HTTPS, trusting the self-signed certificate given with --ca', async () => {
+    const https = `https://127.0.0.1:${httpsPort}`;
+    const frames: string[] = [];
+    const stream = streamGet(`${https}/events`, { authorization: `Bearer ${TOKEN}` }, ca, (chunk) =>
+      frames.push(chunk),
+    );
+    try {
+      await stream.connected;
+      const args = ['--url', https, '--players', '3', '--duration', '1.5', '--heartbeat', '0.3', '--quiet'];
+      const trusted = await simulate([...args, '--ca', path.join(dir, 'tls/tls.crt')]);
+      expect(trusted.code).toBe(0);
+      expect(trusted.stderr).toMatch(/ok [1-9]\d* +failed 0 /);
+      await waitUntil(() => frames.join('').includes('"event_name":"START"'), 5000, 'the simulated players');
+      // Without --ca the certificate is not trusted: every POST fails, and the run says so.
+      const untrusted = await simulate([...args, '--duration', '1']);
+      expect(untrusted.stderr).toMatch(/ok 0 +failed [1-9]/);
+      expect(untrusted.stderr).toMatch(/SELF_SIGNED|self.signed/i);
+    } finally {
+      stream.close();
+    }
+    expect((await simulate(['--url', 'http://127.0.0.1:1', '--ca', 'x.pem'])).stderr).toMatch(
+      /--ca is for an https:\/\/ URL/,
+    );
+  });
 });
+
+/** Runs scripts/simulate.mjs with `args`; resolves with its exit code and standard error. */
+function simulate(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['scripts/simulate.mjs', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 /** A streamed HTTPS GET: every chunk as it arrives. */
 function streamGet(url: string, headers: http.OutgoingHttpHeaders, ca: Buffer, onChunk: (chunk: string) => void) {

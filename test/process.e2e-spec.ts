@@ -61,6 +61,33 @@ describe('the service as a process', () => {
     }
   });
 
+  it('starts in two lines at info level: where it listens, what is enabled; TRUST_PROXY=true warns', async () => {
+    const port = await freePort();
+    const app = spawnApp({ PORT: String(port), SUBSCRIBER_TOKENS: 'a-token-of-16-chars', TRUST_PROXY: 'true' });
+    try {
+      await waitUntilListening(port);
+      await waitUntil(() => /TRUST_PROXY=true/.test(app.output()), 5000, 'the warning');
+      const lines = app
+        .output()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { level: number; msg: string });
+      expect(lines.filter((l) => l.level === 30).map((l) => l.msg.split(':')[0])).toEqual([
+        `Listening on http`,
+        'Enabled',
+      ]);
+      expect(lines.find((l) => l.msg.startsWith('Enabled'))?.msg).toBe(
+        'Enabled: no backplane (this instance alone); 1 subscriber token(s) required on /events and /metrics; ' +
+          'at most 10000 subscribers (256 per address); no rate limit',
+      );
+      expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+        "TRUST_PROXY=true: every hop of X-Forwarded-For is believed, so any client can set its own user_ip; list the load balancer's addresses or networks instead (e.g. TRUST_PROXY=10.0.0.0/8)",
+      ]);
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  });
+
   it('logs one start-up line with the address and the effective configuration', async () => {
     const port = await freePort();
     const app = spawnApp({ PORT: String(port), MAX_SUBSCRIBERS: '77' });
@@ -91,7 +118,7 @@ describe('the service as a process', () => {
     ['SUBSCRIBER_TOKENS', ','],
     ['SUBSCRIBER_TOKENS', ' , '],
     ['REDIS_URL', 'redis://:secret%pw@host'],
-    ['REDIS_URL', 'redis://secret%zz:pw@host'],
+    ['REDIS_URL', 'redis://user%zz:secret@host'],
     ['HOST', 'not..valid'],
   ])('refuses %s=%j at validation: one line naming it, no secret, exit 1', async (name, value) => {
     const app = spawnApp({ [name]: value, PORT: String(await freePort()) });

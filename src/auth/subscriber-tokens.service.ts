@@ -19,7 +19,7 @@ export class SubscriberTokens implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     if (this.required) {
-      this.logger.log(`GET /events and /metrics need one of the ${this.tokens.size} SUBSCRIBER_TOKENS`);
+      this.logger.debug(`GET /events and /metrics need one of the ${this.tokens.size} SUBSCRIBER_TOKENS`);
     } else {
       this.logger.warn(
         "SUBSCRIBER_TOKENS is not set: anyone who can reach GET /events reads every viewer's IP address and session",

@@ -121,7 +121,7 @@ export class RedisBackplane extends Backplane implements OnModuleInit, OnModuleD
     this.pingTimer = setInterval(() => this.check(), this.timings.redisPingIntervalMs);
     this.pingTimer.unref();
     const mode = this.cluster ? 'cluster seed nodes' : '';
-    this.logger.log(
+    this.logger.debug(
       `Connecting to ${mode}${mode && ' '}${redactUrl(url)}, channel ${this.channel}, as instance ${this.codec.instanceId}`,
     );
     await new Promise<void>((resolve) => {

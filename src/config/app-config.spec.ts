@@ -117,8 +117,18 @@ describe('loadConfig', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toBe(
-      'Invalid configuration: PORT="x": PORT must not be greater than 65535; PORT must not be less than 0; PORT must be an integer number',
+    expect(message).toBe('Invalid configuration: PORT="x": PORT must be an integer');
+  });
+
+  it('says what applies: the bounds of an integer that is out of them, true or false for a boolean', () => {
+    expect(() => loadConfig({ MAX_EVENT_BYTES: '1MB' })).toThrow(
+      new ConfigError('Invalid configuration: MAX_EVENT_BYTES="1MB": MAX_EVENT_BYTES must be an integer'),
+    );
+    expect(() => loadConfig({ MAX_EVENT_BYTES: '1' })).toThrow(
+      new ConfigError('Invalid configuration: MAX_EVENT_BYTES="1": MAX_EVENT_BYTES must not be less than 64'),
+    );
+    expect(() => loadConfig({ ANONYMIZE_USER_IP: '1' })).toThrow(
+      new ConfigError('Invalid configuration: ANONYMIZE_USER_IP="1": ANONYMIZE_USER_IP must be true or false'),
     );
   });
 });

@@ -97,21 +97,27 @@ function decodes(part: string): boolean {
   }
 }
 
-/** The URL with its password, its query values (and, with `hideUser`, its user name) replaced, for logs and status pages; a comma-separated list URL by URL. */
-export function redactUrl(value: string, hideUser = false): string {
+/**
+ * The URL with its password and its query values replaced, for logs, status pages and configuration errors; a
+ * comma-separated list URL by URL. A value that is no URL is shown as it is, up to an `@` (what could be a password
+ * before it is replaced).
+ */
+export function redactUrl(value: string): string {
   if (value.includes(','))
     return splitUrls(value)
-      .map((url) => redactUrl(url, hideUser))
+      .map((url) => redactUrl(url))
       .join(',');
   try {
     const url = new URL(value);
     if (url.password) url.password = '***';
-    if (hideUser && url.username) url.username = '***';
     // ioredis also reads options from the query string, `?password=` among them: no value of it is shown.
     for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, '***');
     return url.toString().replaceAll('%2A%2A%2A', '***');
   } catch {
-    return '***';
+    const at = value.lastIndexOf('@');
+    if (at < 0) return value;
+    const scheme = value.indexOf('://');
+    return `${scheme >= 0 && scheme < at ? value.slice(0, scheme + 3) : ''}***${value.slice(at)}`;
   }
 }
 
@@ -370,12 +376,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: Config
     const byKey = new Map(Object.entries(ENV_VARIABLES).map(([name, { key }]) => [key as string, name]));
     const invalid = errors.map((e) => {
       const name = byKey.get(e.property) ?? e.property;
-      const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
-      // Secrets are not echoed; a URL may carry a password (or a mistyped one in its user name).
+      const constraints = e.constraints ?? {};
+      // What applies: a value that is no integer gets that said, not the integer bounds it cannot be compared with.
+      const kept = constraints.isInt ? { isInt: `${e.property} must be an integer` } : constraints;
+      const reasons = Object.entries(kept).map(([kind, m]) =>
+        kind === 'isBoolean' ? `${name} must be true or false` : m.replace(e.property, name),
+      );
+      // Secrets are not echoed; a Redis URL is, its password and query values masked.
       const raw = env[name] ?? '';
       const shown = SECRET_VARIABLES.has(name)
         ? '<redacted>'
-        : JSON.stringify(e.property === 'redisUrl' ? redactUrl(raw, true) : raw);
+        : JSON.stringify(e.property === 'redisUrl' ? redactUrl(raw) : raw);
       return `${name}=${shown}: ${reasons.join('; ')}`;
     });
     // One line per variable at fault.
@@ -414,4 +425,22 @@ export function misspeltVariables(env: NodeJS.ProcessEnv): string[] {
     if (meant) warnings.push(`${name} is not a variable of this service and is ignored: did you mean ${meant}?`);
   }
   return warnings;
+}
+
+/** One line saying what this configuration turns on, for the start-up log (the whole configuration is beside it). */
+export function enabledFeatures(config: AppConfig): string {
+  const redis = config.redisUrl
+    ? `Redis backplane${config.redisCluster ? ' (cluster)' : ''} on channel ${config.redisChannel}`
+    : 'no backplane (this instance alone)';
+  const access = config.subscriberTokens.length
+    ? `${config.subscriberTokens.length} subscriber token(s) required on /events and /metrics`
+    : '/events and /metrics open to anyone';
+  return [
+    redis,
+    access,
+    `at most ${config.maxSubscribers} subscribers (${config.maxSubscribersPerAddress} per address)`,
+    config.rateLimitPerMinute ? `rate limit ${config.rateLimitPerMinute}/min per address` : 'no rate limit',
+    ...(config.strictSchema ? ['strict schema'] : []),
+    ...(config.anonymizeUserIp ? ['user_ip anonymized'] : []),
+  ].join('; ');
 }

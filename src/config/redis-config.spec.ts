@@ -46,10 +46,18 @@ describe('Redis configuration', () => {
     expect(JSON.stringify(config)).toContain('"redisUrl":"rediss://app:***@cache:6380/1"');
     expect(JSON.stringify(config)).not.toContain('hunter2');
     expect(redactUrl('redis://cache:6379')).toBe('redis://cache:6379');
-    // A password with a lone %, which ioredis could not decode: refused without echoing it, nor the user name.
+    // A user name with a lone %, which ioredis could not decode: refused, the password not echoed.
     expect(() => loadConfig({ REDIS_URL: 'redis://us%er:hunter2%x@host' })).toThrow(
-      /REDIS_URL="redis:\/\/\*\*\*:\*\*\*@host"/,
+      /REDIS_URL="redis:\/\/us%er:\*\*\*@host"/,
     );
+  });
+
+  it('echoes a REDIS_URL that is wrong but holds no secret, so that the mistake shows', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis//cache:6379' })).toThrow(/REDIS_URL="redis\/\/cache:6379"/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://cache:6379/x' })).toThrow(/REDIS_URL="redis:\/\/cache:6379\/x"/);
+    expect(redactUrl('not a url:pw@host')).toBe('***@host');
+    expect(redactUrl('redis//user:pw@host')).toBe('***@host');
+    expect(redactUrl('tcp://user:pw@host:1:2')).toBe('tcp://***@host:1:2');
   });
 
   it('does not echo a password given in the query string, which ioredis reads too', () => {
