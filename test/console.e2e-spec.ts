@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 import { randomUUID } from 'node:crypto';
+import { token } from './support/jwks-server.js';
 import type { Page } from 'playwright-core';
 import { SseHub } from '../src/events/sse-hub.service.js';
 import { chromiumAvailable, openBrowser, screenshot, type Browser } from './support/browser.js';
@@ -351,15 +352,16 @@ describeBrowser('console in Chromium', () => {
   });
 });
 
-/** A stream protected by SUBSCRIBER_TOKENS: the console takes the token from its URL or its input. */
+/** A stream protected by SUBSCRIBER_TOKENS and JWTs: the console takes either from its URL or its input. */
 const TOKEN = 'console-e2e-token';
+const JWT_SECRET = 'the-console-test-hmac-secret-of-32-chars';
 
 describeBrowser('console with a protected stream', () => {
   let running: RunningApp;
   let browser: Browser;
 
   beforeAll(async () => {
-    running = await startApp({ SUBSCRIBER_TOKENS: TOKEN });
+    running = await startApp({ SUBSCRIBER_TOKENS: TOKEN, JWT_SECRET });
     browser = await openBrowser();
   });
   afterAll(async () => {
@@ -397,5 +399,24 @@ describeBrowser('console with a protected stream', () => {
     await post(running.url, event('START', session));
     await waitForRows(page, (rows) => rows.some((r) => r[2] === session), 'rows.some((r) => r[2] === session)');
     await screenshot(page, 'console-token.png');
+  });
+
+  it('takes a JWT as it takes a static token, typed in, and shows the stream it allows', async () => {
+    const { page } = browser;
+    await page.goto(`${running.url}/console`);
+    await page.waitForSelector('#state[data-state="error"]', { timeout: 5000 });
+    const jwt = await token(
+      { secret: JWT_SECRET },
+      { sub: 'console-user', pillarbox_filter: { event_name: ['ERROR'] } },
+    );
+    await page.fill('#token', jwt);
+    await page.click('#token-form button');
+    await page.waitForSelector('#state[data-state="live"]', { timeout: 5000 });
+    const session = `jwt-${randomUUID()}`;
+    await post(running.url, event('START', session));
+    await post(running.url, event('ERROR', session));
+    // Only the ERROR, which came after the START: the token's claim allows nothing else.
+    const rows = await waitForRows(page, (all) => all.some((r) => r[2] === session), 'the session of the JWT');
+    expect(rows.filter((r) => r[2] === session).map((r) => r.join(' '))).toEqual([expect.stringContaining('ERROR')]);
   });
 });

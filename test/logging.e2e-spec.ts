@@ -99,7 +99,9 @@ describe('logs: without SUBSCRIBER_TOKENS', () => {
       expect.objectContaining({
         level: 40,
         context: 'Auth',
-        msg: expect.stringMatching(/^SUBSCRIBER_TOKENS is not set: anyone who can reach GET \/events reads/),
+        msg: expect.stringMatching(
+          /^Neither SUBSCRIBER_TOKENS nor JWT_SECRET nor JWT_JWKS_URL is set: anyone who can reach GET \/events reads/,
+        ),
       }),
     );
   });

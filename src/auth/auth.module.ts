@@ -1,7 +1,11 @@
 import { Module } from '@nestjs/common';
+import { JwtVerifier } from './jwt-verifier.service.js';
 import { SubscriberTokenGuard } from './subscriber-token.guard.js';
 import { SubscriberTokens } from './subscriber-tokens.service.js';
 
 /** Who may read the stream and the metrics: modules whose routes wear `@UseGuards(SubscriberTokenGuard)` import it. */
-@Module({ providers: [SubscriberTokens, SubscriberTokenGuard], exports: [SubscriberTokens, SubscriberTokenGuard] })
+@Module({
+  providers: [SubscriberTokens, JwtVerifier, SubscriberTokenGuard],
+  exports: [SubscriberTokens, JwtVerifier, SubscriberTokenGuard],
+})
 export class AuthModule {}

@@ -2,13 +2,13 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { AppConfig } from '../config/app-config.js';
 import { TokenSet } from './safe-equal.js';
 
-/** The secrets of SUBSCRIBER_TOKENS, hashed once; says at start-up whether the stream is open to anyone. */
+/** The secrets of SUBSCRIBER_TOKENS, hashed once; warns at start-up when the stream is open to anyone. */
 @Injectable()
 export class SubscriberTokens implements OnApplicationBootstrap {
   private readonly logger = new Logger('Auth');
   readonly tokens: TokenSet;
 
-  constructor(config: AppConfig) {
+  constructor(private readonly config: AppConfig) {
     this.tokens = new TokenSet(config.subscriberTokens);
   }
 
@@ -18,12 +18,9 @@ export class SubscriberTokens implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    if (this.required) {
-      this.logger.debug(`GET /events and /metrics need one of the ${this.tokens.size} SUBSCRIBER_TOKENS`);
-    } else {
-      this.logger.warn(
-        "SUBSCRIBER_TOKENS is not set: anyone who can reach GET /events reads every viewer's IP address and session",
-      );
-    }
+    if (this.required || this.config.jwtSecret || this.config.jwtJwksUrl) return;
+    this.logger.warn(
+      "Neither SUBSCRIBER_TOKENS nor JWT_SECRET nor JWT_JWKS_URL is set: anyone who can reach GET /events reads every viewer's IP address and session",
+    );
   }
 }

@@ -20,10 +20,11 @@ export const REJECT_REASONS = [
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /**
- * Why a stream on GET /events ended, or was refused before it opened: `auth` (a missing or wrong token), `full`
+ * Why a stream on GET /events ended (`expired`: its token did), or was refused before it opened: `auth` (a missing
+ * or wrong token, or one that cannot be verified now), `full`
  * (MAX_SUBSCRIBERS), `per_address` (MAX_SUBSCRIBERS_PER_ADDRESS).
  */
-export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'auth', 'full', 'per_address'] as const;
+export const DISCONNECT_REASONS = ['client', 'slow', 'shutdown', 'expired', 'auth', 'full', 'per_address'] as const;
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 /** The reasons that end a stream once it is open. */

@@ -152,6 +152,27 @@ function IsRedisUrls() {
     });
 }
 
+/** An http:// or https:// URL with a host (the JWKS of subscriber tokens). */
+function IsHttpUrl() {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isHttpUrl',
+      target: target.constructor,
+      propertyName,
+      validator: {
+        validate: (value: unknown) => {
+          try {
+            const url = new URL(String(value));
+            return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== '';
+          } catch {
+            return false;
+          }
+        },
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} must be an https:// (or http://) URL`,
+      },
+    });
+}
+
 function NeedsRedisUrl() {
   return (target: object, propertyName: string) =>
     registerDecorator({
@@ -244,6 +265,19 @@ export class AppConfig {
   @IsInt() @Min(1) @Max(100) healthMaxRssPercent = 90;
   /** Secrets that GET /events and /metrics accept; empty: both are open to anyone. Never logged. */
   @Matches(TOKEN_PATTERN, { each: true, message: TOKEN_MESSAGE }) subscriberTokens: string[] = [];
+  /**
+   * The HMAC secret of subscriber JWTs signed with HS256 (HS384, HS512), at least 32 characters; unset: no such
+   * tokens. Never logged.
+   */
+  @IsOptional() @IsString() @MinLength(32) jwtSecret?: string;
+  /** Where the public keys of subscriber JWTs signed with RS256, PS256, ES256, ES384 or EdDSA are (a JWKS). */
+  @IsOptional() @IsHttpUrl() jwtJwksUrl?: string;
+  /** The `iss` a subscriber JWT must have; unset: not checked. */
+  @IsOptional() @IsString() @MinLength(1) jwtIssuer?: string;
+  /** The `aud` a subscriber JWT must have (one of); unset: not checked. */
+  @IsOptional() @IsString() @MinLength(1) jwtAudience?: string;
+  /** Seconds of clock difference allowed when `exp` and `nbf` are checked. */
+  @IsInt() @Min(0) @Max(300) jwtClockToleranceS = 30;
   /** Events one client address may POST per minute; 0: no limit. */
   @IsInt() @Min(0) rateLimitPerMinute = 0;
   /** Whether events must match the monitoring envelope (event_name, session_id, timestamp, version, data). */
@@ -271,6 +305,7 @@ export class AppConfig {
     return {
       ...(this as object),
       subscriberTokens: `[${this.subscriberTokens.length} redacted]`,
+      jwtSecret: this.jwtSecret && '[redacted]',
       redisUrl: this.redisUrl && redactUrl(this.redisUrl),
     };
   }
@@ -295,6 +330,11 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
   HEALTH_MAX_HEAP_MB: { key: 'healthMaxHeapMb', kind: 'int' },
   HEALTH_MAX_RSS_PERCENT: { key: 'healthMaxRssPercent', kind: 'int' },
   SUBSCRIBER_TOKENS: { key: 'subscriberTokens', kind: 'list' },
+  JWT_SECRET: { key: 'jwtSecret', kind: 'string' },
+  JWT_JWKS_URL: { key: 'jwtJwksUrl', kind: 'string' },
+  JWT_ISSUER: { key: 'jwtIssuer', kind: 'string' },
+  JWT_AUDIENCE: { key: 'jwtAudience', kind: 'string' },
+  JWT_CLOCK_TOLERANCE_S: { key: 'jwtClockToleranceS', kind: 'int' },
   RATE_LIMIT_PER_MINUTE: { key: 'rateLimitPerMinute', kind: 'int' },
   STRICT_SCHEMA: { key: 'strictSchema', kind: 'bool' },
   ANONYMIZE_USER_IP: { key: 'anonymizeUserIp', kind: 'bool' },
@@ -306,7 +346,7 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
 };
 
 /** Variables whose value is never printed, not even in a configuration error. */
-const SECRET_VARIABLES = new Set(['SUBSCRIBER_TOKENS']);
+const SECRET_VARIABLES = new Set(['SUBSCRIBER_TOKENS', 'JWT_SECRET']);
 
 export class ConfigError extends Error {}
 
@@ -432,8 +472,13 @@ export function enabledFeatures(config: AppConfig): string {
   const redis = config.redisUrl
     ? `Redis backplane${config.redisCluster ? ' (cluster)' : ''} on channel ${config.redisChannel}`
     : 'no backplane (this instance alone)';
-  const access = config.subscriberTokens.length
-    ? `${config.subscriberTokens.length} subscriber token(s) required on /events and /metrics`
+  const kinds = [
+    ...(config.subscriberTokens.length ? [`${config.subscriberTokens.length} subscriber token(s)`] : []),
+    ...(config.jwtSecret ? ['HS256 JWTs'] : []),
+    ...(config.jwtJwksUrl ? [`JWTs of the keys at ${config.jwtJwksUrl}`] : []),
+  ];
+  const access = kinds.length
+    ? `${kinds.join(' or ')} required on /events and /metrics`
     : '/events and /metrics open to anyone';
   return [
     redis,

@@ -16,4 +16,8 @@ export class Timings {
    * backplane up; a Redis that refuses or fails does not hold the start any longer (the instance joins later).
    */
   redisStartupWaitMs = 3_000;
+  /** The longest wait for the JWKS of subscriber tokens (JWT_JWKS_URL) before a new token gets 503. */
+  jwksTimeoutMs = 5_000;
+  /** After a fetch of the JWKS, how long a token with an unknown key waits before it may cause another. */
+  jwksCooldownMs = 30_000;
 }

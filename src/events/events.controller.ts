@@ -13,6 +13,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiExcludeEndpoint } from '@nestjs/swagger';
+import { grantOf } from '../auth/grant.js';
 import { clientAddressResolver } from '../common/client-address.js';
 import { allowAnyOrigin, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
@@ -22,7 +23,7 @@ import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { IngestService } from './ingest.service.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
-import { checkQueryLength, parseStreamFilter } from './stream-filter.js';
+import { checkQueryLength, parseStreamFilter, restrictFilter } from './stream-filter.js';
 
 export const INGEST_PATH = 'api/events';
 const INGEST_METHODS = 'POST, OPTIONS';
@@ -75,10 +76,11 @@ export class EventsController {
     // A refusal too is readable by any origin.
     allowAnyOrigin(res);
     checkQueryLength(req.url);
-    const filter = parseStreamFilter(query);
+    const grant = grantOf(req);
+    const filter = restrictFilter(parseStreamFilter(query), grant?.filter);
     // Still served while draining (a refused EventSource would not retry); ended with the others when closing.
     if (this.shutdown.isClosing) throw new ServiceUnavailableException('The service is shutting down');
-    this.hub.subscribe(req, res, filter);
+    this.hub.subscribe(req, res, filter, grant?.expiresAt);
   }
 
   @Options('events')

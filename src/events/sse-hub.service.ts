@@ -38,6 +38,7 @@ const STREAM_HEADERS = {
 
 const GREETING = Buffer.from(': connected\n\n');
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+const EXPIRED = Buffer.from(': the token expired: reconnect with a fresh one\n\n');
 
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
 export const MAX_BACKLOG_EVENTS = 32;
@@ -61,6 +62,8 @@ interface Subscriber {
   readonly client: { reqId?: unknown; ip: string };
   /** Its client address as MAX_SUBSCRIBERS_PER_ADDRESS counts it (an IPv6 address by its /64). */
   readonly addressKey: string;
+  /** Ends the stream when its token expires. */
+  expiry?: NodeJS.Timeout;
   /** When anything (events, greeting, keep-alive) was last written to it. */
   lastWriteAt: number;
   /** Since when (Date.now()) the unsent bytes are above SSE_MAX_BUFFER_BYTES; 0: they are not. */
@@ -118,7 +121,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private lastBroadcastAt = Date.now();
   private busSubscription?: Subscription;
   private keepAliveTimer?: NodeJS.Timeout;
-  private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0 };
+  private readonly disconnects: Record<StreamEndReason, number> = { client: 0, slow: 0, shutdown: 0, expired: 0 };
   private budgetCheckScheduled = false;
   /** Unsent bytes past which a subscriber is cut off at once, whatever the window says. */
   private readonly maxBacklogBytes: number;
@@ -186,11 +189,12 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   /**
    * Makes `res` a stream of every event from now on (only those that match `filter` when there is one): sends the
    * headers and a greeting comment at once, so that `onopen` fires before any event. A HEAD request gets the
-   * headers only.
+   * headers only. A stream whose token expires at `expiresAt` (ms since the epoch) ends then, with a last comment
+   * saying so, so that an EventSource reconnects (with a fresh token).
    * @throws ServiceUnavailableException at MAX_SUBSCRIBERS, HttpException 429 at MAX_SUBSCRIBERS_PER_ADDRESS for the
    *   client's address; both counted, nothing written.
    */
-  subscribe(req: IncomingMessage, res: ServerResponse, filter?: StreamFilter): void {
+  subscribe(req: IncomingMessage, res: ServerResponse, filter?: StreamFilter, expiresAt?: number): void {
     const address = this.clientAddress(req);
     const key = addressKey(address);
     if (this.isFull) {
@@ -230,6 +234,15 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     res.write(GREETING);
     this.add(subscriber);
     res.once('close', () => this.left(subscriber));
+    if (expiresAt !== undefined) {
+      // setTimeout takes at most 2^31 - 1 ms (24.8 days): a token lasting longer ends the stream then, and the
+      // client comes back with it.
+      subscriber.expiry = setTimeout(
+        () => this.expire(subscriber),
+        Math.min(2 ** 31 - 1, Math.max(0, expiresAt - now)),
+      );
+      subscriber.expiry.unref();
+    }
     this.logger.log({
       msg: 'subscriber connected',
       ...subscriber.client,
@@ -258,6 +271,13 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
         subscriber.res.end();
       }
     }
+  }
+
+  /** The stream's token expired: a last comment, then the end of the response. */
+  private expire(subscriber: Subscriber): void {
+    if (!this.remove(subscriber)) return;
+    this.disconnected(subscriber, 'expired');
+    subscriber.res.end(EXPIRED);
   }
 
   /** The client went: removed and logged, unless it was removed already (cut off, shut down). */
@@ -292,6 +312,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private remove(subscriber: Subscriber): boolean {
     const removed = isFiltered(subscriber) ? this.removeFiltered(subscriber) : this.subscribers.delete(subscriber);
     if (removed) {
+      clearTimeout(subscriber.expiry);
       const left = (this.perAddress.get(subscriber.addressKey) ?? 1) - 1;
       if (left > 0) this.perAddress.set(subscriber.addressKey, left);
       else this.perAddress.delete(subscriber.addressKey);

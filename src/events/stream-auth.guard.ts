@@ -10,13 +10,12 @@ export class StreamAuthGuard implements CanActivate {
     private readonly metrics: MetricsService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
-    let allowed = false;
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     try {
-      allowed = this.tokens.canActivate(context);
-    } finally {
-      if (!allowed) this.metrics.subscriberDisconnected('auth');
+      return await this.tokens.canActivate(context);
+    } catch (err) {
+      this.metrics.subscriberDisconnected('auth');
+      throw err;
     }
-    return allowed;
   }
 }

@@ -1,4 +1,4 @@
-import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
+import { BadRequestException, ForbiddenException, HttpException, HttpStatus } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 
 /**
@@ -102,6 +102,38 @@ export function parseStreamFilter(query: Record<string, unknown> | undefined): S
   if (!keys.length) return undefined;
   filter.key = keys.join('&');
   return filter;
+}
+
+/** The values `asked` keeps of `allowed` (absent: no restriction); an empty set when they have none in common. */
+function narrowed(allowed: readonly string[] | undefined, asked: ReadonlySet<string> | undefined) {
+  if (!allowed) return asked;
+  return asked ? new Set(allowed.filter((value) => asked.has(value))) : new Set(allowed);
+}
+
+/**
+ * A stream's filter once its token's claims restrict it (`allowed`, see auth/grant.ts): the query may narrow what
+ * the token allows, never widen it.
+ * @throws ForbiddenException when the query asks only for what the token does not allow.
+ */
+export function restrictFilter(
+  filter: StreamFilter | undefined,
+  allowed: { eventNames?: readonly string[]; sessionIds?: readonly string[] } | undefined,
+): StreamFilter | undefined {
+  if (!allowed || (!allowed.eventNames && !allowed.sessionIds)) return filter;
+  const eventNames = narrowed(allowed.eventNames, filter?.eventNames);
+  const sessionIds = narrowed(allowed.sessionIds, filter?.sessionIds);
+  for (const [name, values] of [
+    ['event_name', eventNames],
+    ['session_id', sessionIds],
+  ] as const) {
+    if (values?.size === 0)
+      throw new ForbiddenException(`The token does not allow the ${name} values the query asks for`);
+  }
+  const keys = [
+    ...(eventNames ? [`event_name=${JSON.stringify([...eventNames].sort())}`] : []),
+    ...(sessionIds ? [`session_id=${JSON.stringify([...sessionIds].sort())}`] : []),
+  ];
+  return { eventNames, sessionIds, key: keys.join('&') };
 }
 
 /** Whether `event` passes `filter`. On the hub's write path: two set look-ups at most. */

@@ -5,6 +5,7 @@ import {
   ApiBody,
   ApiConsumes,
   ApiExtraModels,
+  ApiForbiddenResponse,
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -16,6 +17,7 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
   ApiUnsupportedMediaTypeResponse,
+  ApiUriTooLongResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { EVENT_EXAMPLES } from '../schema/event-examples.js';
@@ -129,8 +131,10 @@ export const DocumentStream = () =>
         'Every event accepted from now on, as `data: <json>\\n\\n` frames (no `id:` or `event:` lines): the event ' +
         'as posted, with `user_ip`. Comment lines (`: keep-alive`) keep idle connections open. No history: a ' +
         'reconnecting client gets the events from its reconnection on. A reader that falls more than ' +
-        'SSE_MAX_BUFFER_BYTES behind is disconnected. When SUBSCRIBER_TOKENS is set a token is needed, as a ' +
-        'Bearer header or, for the browser EventSource that cannot set headers, as `?access_token=`.',
+        'SSE_MAX_BUFFER_BYTES behind is disconnected. When SUBSCRIBER_TOKENS, JWT_SECRET or JWT_JWKS_URL is set a ' +
+        'token is needed (a static token or a JWT), as a Bearer header or, for the browser EventSource that cannot ' +
+        "set headers, as `?access_token=`. A JWT's `pillarbox_filter` claim narrows the stream, and the stream " +
+        'ends when the JWT expires (a last `: the token expired` comment).',
     }),
     ApiExtraModels(BroadcastEventDto),
     ApiQuery({
@@ -146,10 +150,35 @@ export const DocumentStream = () =>
         'Only events whose `session_id` is one of these (comma-separated); with `event_name`, both must match',
     }),
     ApiBadRequestResponse(
-      error('A filter parameter is empty or has an empty item (`?event_name=`, `?event_name=ERROR,`)', {
-        statusCode: 400,
-        error: 'Bad Request',
-        message: 'event_name must be a comma-separated list of non-empty values',
+      error(
+        'A filter parameter is empty, has an empty item, more than 64 values or a value over 128 characters, or is ' +
+          'spelt otherwise (`?SESSION_ID=`, `?session_id[]=`)',
+        {
+          statusCode: 400,
+          error: 'Bad Request',
+          message: 'event_name must be a comma-separated list of non-empty values',
+        },
+      ),
+    ),
+    ApiForbiddenResponse(
+      error("The query asks only for events the JWT's `pillarbox_filter` claim does not allow", {
+        statusCode: 403,
+        error: 'Forbidden',
+        message: 'The token does not allow the event_name values the query asks for',
+      }),
+    ),
+    ApiUriTooLongResponse(
+      error('A query string longer than 4,096 characters', {
+        statusCode: 414,
+        error: 'URI Too Long',
+        message: 'The query string of /events has 5000 characters: at most 4096',
+      }),
+    ),
+    ApiTooManyRequestsResponse(
+      error('MAX_SUBSCRIBERS_PER_ADDRESS streams of this address are open already', {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: 'Too many streams from this address (MAX_SUBSCRIBERS_PER_ADDRESS=256)',
       }),
     ),
     ApiOkResponse({
@@ -163,7 +192,7 @@ export const DocumentStream = () =>
     }),
     TokenSecurity(),
     ApiServiceUnavailableResponse(
-      error('Shutting down, or MAX_SUBSCRIBERS reached', {
+      error('Shutting down, MAX_SUBSCRIBERS reached, or the keys that verify a JWT (JWT_JWKS_URL) cannot be had', {
         statusCode: 503,
         error: 'Service Unavailable',
         message: 'Too many subscribers (MAX_SUBSCRIBERS=10000)',
@@ -175,7 +204,9 @@ export const DocumentMetrics = () =>
   applyDecorators(
     ApiOperation({
       summary: 'Prometheus metrics',
-      description: 'Text exposition format. Needs a subscriber token when SUBSCRIBER_TOKENS is set.',
+      description:
+        'Text exposition format. Needs a subscriber token (static or JWT) when SUBSCRIBER_TOKENS, JWT_SECRET or ' +
+        'JWT_JWKS_URL is set.',
     }),
     ApiOkResponse({
       description: 'Counters of this instance and the default Node.js process metrics',

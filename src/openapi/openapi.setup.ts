@@ -11,9 +11,17 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
         'Server-Sent Events. Events are never stored.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of SUBSCRIBER_TOKENS' }, BEARER_SCHEME)
+    .addBearerAuth(
+      { type: 'http', scheme: 'bearer', description: 'One of SUBSCRIBER_TOKENS, or a JWT (JWT_SECRET, JWT_JWKS_URL)' },
+      BEARER_SCHEME,
+    )
     .addApiKey(
-      { type: 'apiKey', in: 'query', name: 'access_token', description: 'One of SUBSCRIBER_TOKENS, for EventSource' },
+      {
+        type: 'apiKey',
+        in: 'query',
+        name: 'access_token',
+        description: 'The same token, for EventSource (which cannot set headers)',
+      },
       QUERY_TOKEN_SCHEME,
     )
     .build();
