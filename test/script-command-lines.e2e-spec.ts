@@ -67,3 +67,36 @@ describe('bench/bench.mjs --idle-settled', () => {
     expect(result.stderr).toContain('--idle-settled must be at least 3');
   });
 });
+
+describe('bench/bench.mjs --cgroup, --compare and the soak, before starting anything', () => {
+  it.each<[string, string[], string]>([
+    [
+      '--cgroup with --url',
+      ['--url', 'http://127.0.0.1:9', '--cgroup', '25,512'],
+      '--cgroup is about servers the benchmark starts',
+    ],
+    [
+      '--compare with --url',
+      ['--url', 'http://127.0.0.1:9', '--compare', 'go=x'],
+      '--compare is about servers the benchmark starts',
+    ],
+    [
+      'a --cgroup that is not CPU_MS,MEMORY_MIB',
+      ['--skip-build', '--cgroup', '25'],
+      '--cgroup must be CPU_MS,MEMORY_MIB',
+    ],
+    ['a --compare without a label', ['--skip-build', '--compare', 'sleep 1'], 'must be LABEL=COMMAND'],
+    ['a --compare label taken', ['--skip-build', '--compare', 'app=sleep 1'], 'the label app is taken'],
+    [
+      'too few soak sessions',
+      ['-s', 'soak', '--skip-build', '--soak-sessions', '10'],
+      '--soak-sessions must be at least 20',
+    ],
+    ['capacity with --url', ['-s', 'capacity', '--url', 'http://127.0.0.1:9'], 'capacity starts its own servers'],
+  ])('refuses %s, naming the option, exit 2', async (_what, args, message) => {
+    const result = await run('bench/bench.mjs', args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(message);
+  });
+});

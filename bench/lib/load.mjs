@@ -124,6 +124,32 @@ export async function register(port, pool, { extra = [], timeoutMs = 30000 } = {
   return { ...summary, probes, registered: false };
 }
 
+/**
+ * Waits until every open reader's stream is open: its headers arrived (the service sends them once the subscriber
+ * is registered, filtered or not) or, from a server that holds its headers until the first event (the Go
+ * original), a probe event arrived. Meanwhile POSTs a probe event every second. `summary()` resolves
+ * `{ waiting }`: the readers still waiting (ReaderPool.summary, or the same of readers of the main thread).
+ */
+export async function registerStreams(port, summary, { timeoutMs = 30000 } = {}) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const end = nowMs() + timeoutMs;
+  let probes = 0;
+  let s = await summary();
+  try {
+    while (s.waiting > 0 && nowMs() < end) {
+      await postEvent(port, { event_name: 'PROBE', bench_probe: probes++ }, { agent });
+      const waitEnd = Math.min(end, nowMs() + 1000);
+      do {
+        await sleep(50);
+        s = await summary();
+      } while (s.waiting > 0 && nowMs() < waitEnd);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { ...s, probes, registered: s.waiting === 0 };
+}
+
 /** Waits until the readers received `target` phase events in total, or until the count stops growing. */
 export async function drain(pool, target, { quietMs = 2000, maxMs = 20000 } = {}) {
   const end = nowMs() + maxMs;

@@ -19,6 +19,12 @@ class Pool {
     this.connectErrorSample = null;
     this.onEvent = (reader, data, tUs) => {
       if (this.token !== null && data.includes(this.token)) {
+        // A reader that follows one session counts that session's events only: a server that does not filter
+        // (the Go original) sends it the others too.
+        if (reader.session && !data.includes(reader.session)) {
+          reader.foreign++;
+          return;
+        }
         reader.count++;
         const i = data.lastIndexOf('"t_us":');
         if (i >= 0) this.pushLatency((tUs - parseInt(data.slice(i + 7, i + 30), 10)) / 1000);
@@ -37,13 +43,26 @@ class Pool {
     this.latencies[this.latencyCount++] = ms;
   }
 
-  /** Opens `n` more readers, at most `concurrency` connecting at a time. */
-  async connect(n, { concurrency = 100, timeoutMs = 15000 } = {}) {
+  /**
+   * Opens `n` more readers, at most `concurrency` connecting at a time. With `session`, reader i follows one
+   * session, `/events?session_id=<prefix><first + i>`.
+   */
+  async connect(n, { concurrency = 100, timeoutMs = 15000, session = null } = {}) {
     let started = 0;
     const lane = async () => {
       while (started < n) {
+        const index = session ? session.first + started : null;
         started++;
-        const reader = new SseReader({ port: this.port, onEvent: this.onEvent });
+        const id = session ? `${session.prefix}${index}` : null;
+        const reader = new SseReader({
+          port: this.port,
+          path: id ? `/events?session_id=${encodeURIComponent(id)}` : '/events',
+          onEvent: this.onEvent,
+        });
+        // Quoted, as it appears in the event's JSON: "s-1" is not found in "s-12".
+        reader.session = id && JSON.stringify(id);
+        reader.index = index;
+        reader.foreign = 0;
         this.readers.push(reader);
         try {
           await reader.connect(timeoutMs);
@@ -61,17 +80,26 @@ class Pool {
   setPhase(token) {
     this.token = token;
     this.latencyCount = 0;
-    for (const reader of this.readers) reader.count = 0;
+    for (const reader of this.readers) {
+      reader.count = 0;
+      reader.foreign = 0;
+    }
   }
 
   summary() {
     const out = { readers: this.readers.length, open: 0, ok: 0, probeSeen: 0, closedByServer: 0, statuses: {} };
+    // cutOff: streams the server ended after it had opened them (not a refusal); foreign: events of other sessions.
+    Object.assign(out, { cutOff: 0, foreign: 0, waiting: 0 });
     for (const r of this.readers) {
       if (!r.closed) out.open++;
       if (r.status) out.statuses[r.status] = (out.statuses[r.status] ?? 0) + 1;
       if (r.status === 200 && !r.closed) out.ok++;
       if (r.probeSeen && !r.closed) out.probeSeen++;
       if (r.closedByServer) out.closedByServer++;
+      if (r.closedByServer && r.status === 200) out.cutOff++;
+      // Open, but neither headers nor an event yet (a server that holds its headers until the first event).
+      if (!r.closed && !r.status && !r.probeSeen) out.waiting++;
+      out.foreign += r.foreign ?? 0;
     }
     out.connectErrors = this.connectErrors;
     out.connectErrorSample = this.connectErrorSample;
@@ -104,6 +132,9 @@ if (!isMainThread && workerData?.role === ROLE) {
           break;
         case 'counts':
           result = pool.readers.map((r) => r.count);
+          break;
+        case 'sessionCounts':
+          result = pool.readers.filter((r) => r.index != null).map((r) => [r.index, r.count, r.status, r.closed]);
           break;
         case 'latencies': {
           const copy = pool.latencies.slice(0, pool.latencyCount);
@@ -156,13 +187,17 @@ export class ReaderPool {
     return Promise.all(this.workers.map((_, i) => this.call(i, cmd, args)));
   }
 
+  /** `n` more readers over the threads; with `options.session`, reader i follows session `first + i` (connect). */
   async connect(n, options = {}) {
     const k = this.workers.length;
     const concurrency = Math.max(1, Math.ceil((options.concurrency ?? 100) / k));
+    let first = options.session?.first ?? 0;
     await Promise.all(
       this.workers.map((_, i) => {
         const share = Math.floor(n / k) + (i < n % k ? 1 : 0);
-        return share ? this.call(i, 'connect', { n: share, options: { ...options, concurrency } }) : null;
+        const session = options.session && { ...options.session, first };
+        first += share;
+        return share ? this.call(i, 'connect', { n: share, options: { ...options, concurrency, session } }) : null;
       }),
     );
     return this.summary();
@@ -174,9 +209,11 @@ export class ReaderPool {
 
   async summary() {
     const parts = await this.all('summary');
-    const out = { readers: 0, open: 0, ok: 0, probeSeen: 0, closedByServer: 0, connectErrors: 0, statuses: {} };
+    const keys = ['readers', 'open', 'ok', 'probeSeen', 'closedByServer', 'cutOff', 'foreign', 'waiting'];
+    const out = { connectErrors: 0, statuses: {} };
+    for (const key of keys) out[key] = 0;
     for (const p of parts) {
-      for (const key of ['readers', 'open', 'ok', 'probeSeen', 'closedByServer', 'connectErrors']) out[key] += p[key];
+      for (const key of [...keys, 'connectErrors']) out[key] += p[key];
       out.connectErrorSample ??= p.connectErrorSample ?? undefined;
       for (const [status, count] of Object.entries(p.statuses))
         out.statuses[status] = (out.statuses[status] ?? 0) + count;
@@ -187,6 +224,11 @@ export class ReaderPool {
   /** Events of the current phase received by each reader. */
   async counts() {
     return (await this.all('counts')).flat();
+  }
+
+  /** Readers that follow a session: `[session index, events of the phase, status, closed]` each. */
+  async sessionCounts() {
+    return (await this.all('sessionCounts')).flat();
   }
 
   /** End-to-end latencies (ms) of the current phase, all readers together. */

@@ -7,17 +7,10 @@ import { startRedis } from './redis.mjs';
 import { ingest } from './scenarios.mjs';
 import { SseReader } from './sse-reader.mjs';
 import { startWaker } from './waker.mjs';
-import { CpuMeter, RssSampler, log, nowMs, round, rssKb, sleep } from './util.mjs';
+import { CpuMeter, RssSampler, log, median, nowMs, round, rssKb, sleep } from './util.mjs';
 
 const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
 const round1 = (x) => round(x, 1);
-
-/** The median of numbers (the mean of the middle two for an even count). */
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /**
  * The same ingest (autocannon, 0 and --ingest-subs subscribers) on a server without a backplane, then on a fresh
@@ -133,6 +126,18 @@ export async function backplane({ settings, startServer }) {
       rounds.map((s) => `${s.with.publish_per_s}/s, ${s.control.waker_cpu_pct}%`).join('; '),
     ]);
   }
+  // For the summary of several targets or rounds: the medians over this scenario's own rounds.
+  result.metrics = {};
+  for (const phase of Object.keys(rounds[0].without.phases)) {
+    const of = (side) => round1(median(rounds.map((s) => s[side].phases[phase].req_per_s)));
+    const share = median(ratios((ps) => ps[phase].req_per_s).map(([a, b]) => (a && b ? (100 * b) / a : null)));
+    Object.assign(result.metrics, {
+      [`${phase} subscribers: req/s without Redis`]: of('without'),
+      [`${phase} subscribers: req/s with Redis`]: of('with'),
+      [`${phase} subscribers: with Redis, % of without`]: round1(share),
+    });
+  }
+  result.main_metrics = Object.keys(result.metrics).filter((k) => k.endsWith('% of without'));
   return { result, rows };
 }
 
@@ -272,6 +277,15 @@ export async function idleFlow({ settings, startServer }) {
       ],
       ['server CPU / bench CPU', `${result.cpu.server_cpu_pct ?? 'n/a'}% / ${result.cpu.bench_cpu_pct}%`],
     );
+    const mib = (kb) => (kb == null ? null : round(kb / 1024, 1));
+    result.metrics = {
+      'kB per subscriber': round(perSub, 1),
+      'RSS peak (MiB)': mib(result.rss_peak_kb),
+      'RSS after they left (MiB)': mib(result.rss_after_leave_kb),
+      'every subscriber got its session events': result.readers_complete === n,
+      'server CPU (%)': result.cpu.server_cpu_pct,
+    };
+    result.main_metrics = ['RSS peak (MiB)'];
   } finally {
     await pool.call('close').catch(() => {});
     await pool.terminate();

@@ -1,5 +1,6 @@
 // The scenarios. Each takes `{ server: { port, pid }, settings }` and returns `{ result, rows }`: `result` for the
-// JSON file, `rows` ([metric, value]) for the table.
+// JSON file, `rows` ([metric, value]) for the table. `result.metrics` (name -> number or boolean) and
+// `result.main_metrics` (names) feed the summary of several targets or rounds (--compare, --rounds).
 import crypto from 'node:crypto';
 import http from 'node:http';
 import zlib from 'node:zlib';
@@ -13,6 +14,7 @@ import {
   eventFactory,
   heartbeat,
   log,
+  median,
   nowMs,
   percentiles,
   postEvent,
@@ -24,6 +26,8 @@ import {
 
 const phaseToken = (name) => `${name}-${crypto.randomBytes(4).toString('hex')}`;
 const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
+/** kB as a number of MiB, for the summary (null stays null). */
+const mib = (kb) => (kb == null ? null : round(kb / 1024, 1));
 const ms = (x) => (x == null ? 'n/a' : `${round(x, 2)} ms`);
 const yesNo = (b) => (b ? 'yes' : 'NO');
 const count = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + b, 0);
@@ -101,6 +105,17 @@ export async function ingest({ server, settings }) {
     await pool.closeAll().catch(() => {});
     await pool.terminate();
   }
+  // The numbers of the summary of several targets or rounds (bench.mjs): each phase's, by name.
+  result.metrics = {};
+  for (const [subs, p] of Object.entries(result.phases)) {
+    Object.assign(result.metrics, {
+      [`${subs} subscribers: req/s`]: p.req_per_s,
+      [`${subs} subscribers: latency p99 (ms)`]: p.latency_ms.p99,
+      [`${subs} subscribers: server CPU (%)`]: p.server_cpu_pct,
+    });
+    if (p.delivery) result.metrics[`${subs} subscribers: every reader got every 2xx event`] = p.delivery.lossless;
+  }
+  result.main_metrics = Object.keys(result.phases).map((subs) => `${subs} subscribers: req/s`);
   return { result, rows };
 }
 
@@ -171,6 +186,16 @@ export async function fanout({ server, settings }, n) {
       ['server RSS peak', mb(result.rss_peak_kb)],
     );
     log(`  e2e p50 ${lat.p50} ms p99 ${lat.p99} ms max ${lat.max} ms; lossless ${result.delivery.lossless}`);
+    result.metrics = {
+      'end-to-end latency p50 (ms)': lat.p50,
+      'end-to-end latency p99 (ms)': lat.p99,
+      'end-to-end latency max (ms)': lat.max,
+      'POST latency p99 (ms)': post.post_latency_ms.p99,
+      'every reader got every event': result.delivery.lossless,
+      'server CPU (%)': result.cpu.server_cpu_pct,
+      'server RSS peak (MiB)': mib(result.rss_peak_kb),
+    };
+    result.main_metrics = ['end-to-end latency p99 (ms)'];
   } finally {
     await pool.closeAll().catch(() => {});
     await pool.terminate();
@@ -264,6 +289,15 @@ export async function idle({ server, settings }) {
     const check = await register(port, pool, { timeoutMs: 5000 });
     result.serves_after = check.registered && check.probeSeen === 1;
     rows.push(['a new subscriber still receives events', yesNo(result.serves_after)]);
+    const lastCycle = result.cycles.at(-1);
+    result.metrics = {
+      'RSS with no subscriber (MiB)': mib(rss0),
+      'kB per subscriber': median(result.cycles.map((c) => c.kb_per_subscriber)),
+      [`kB per subscriber, ${secondReadingS} s after`]: median(result.cycles.map((c) => c.kb_per_subscriber_settled)),
+      'RSS after they left, last cycle (MiB)': mib(lastCycle?.rss_after_leave_kb),
+      'a new subscriber still receives events': result.serves_after,
+    };
+    result.main_metrics = ['kB per subscriber', `kB per subscriber, ${secondReadingS} s after`];
   } finally {
     await pool.closeAll().catch(() => {});
     await pool.terminate();
@@ -369,6 +403,15 @@ export async function paused({ server, settings }) {
       ['GET /health while paused', `${result.health_while_paused.status} in ${ms(health.ms)}`],
     );
     log(`  ${post.ok}/${events} 2xx, lossless ${result.delivery.lossless}, cut off ${slow.closedByServer}`);
+    result.metrics = {
+      'POSTs 2xx': post.ok,
+      'POSTs/s': post.ok_per_s,
+      'POST latency p99 (ms)': post.post_latency_ms.p99,
+      'the other readers got every event': result.delivery.lossless,
+      'paused reader cut off': result.paused_reader.cut_off,
+      'RSS growth during the burst (MiB)': rssPeak != null && rss1 != null ? mib(rssPeak - rss1) : null,
+    };
+    result.main_metrics = ['RSS growth during the burst (MiB)'];
   } finally {
     slow.destroy();
     await pool.closeAll().catch(() => {});
@@ -477,5 +520,12 @@ export async function bomb({ server, settings }) {
     result.encodings[encoding] = await underLoad(body, { 'content-encoding': encoding });
   }
   keepAlive.destroy();
+  result.metrics = {};
+  for (const [label, row] of [['plain', result.reference], ...Object.entries(result.encodings)]) {
+    const { before, peak } = row.rss_kb;
+    result.metrics[`${label}: RSS growth (MiB)`] = before != null && peak != null ? mib(peak - before) : null;
+    result.metrics[`${label}: normal POSTs p99 (ms)`] = row.normal_post_ms.p99;
+  }
+  result.main_metrics = Object.keys(result.encodings).map((e) => `${e}: RSS growth (MiB)`);
   return { result, rows };
 }

@@ -37,6 +37,29 @@ export function percentiles(values) {
   };
 }
 
+/** The median of numbers (the mean of the middle two for an even count); null for none. */
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The least-squares slope of y over x, for points `[x, y]`; null for fewer than two distinct x. */
+export function slope(points) {
+  const n = points.length;
+  if (n < 2) return null;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+  }
+  return sxx ? sxy / sxx : null;
+}
+
 // ---------------------------------------------------------------- /proc
 
 export function rssKb(pid) {
@@ -66,12 +89,21 @@ export function cpuSeconds(pid) {
  * gone, even when it was killed with SIGKILL and no exit handler ran: a server or redis-server left listening would
  * outlive the run. The shell passes its own SIGTERM on, turns a SIGHUP into a SIGKILL of the command (SIGKILL
  * itself would stop the shell alone), and exits with the command's status.
+ * `removeDirs` (the cgroups the command runs in, see cgroup.mjs) are removed by the shell after the command ended
+ * if the benchmark is gone by then; while the benchmark lives, it removes them itself, after reading their figures.
+ * @param {string[]} [removeDirs] paths made by the benchmark (no quote in them)
  * @returns {[string, string[]]}
  */
-export function watched(command, args = []) {
+export function watched(command, args = [], removeDirs = []) {
+  const removal = removeDirs.length
+    ? `; s=$?; kill -0 $PPID 2>/dev/null || for d in ${removeDirs.map((d) => `'${d}'`).join(' ')}; do ` +
+      'for i in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null || [ ! -d "$d" ] && break; sleep 0.3; done; done; ' +
+      'exit $s'
+    : '';
   const script =
     '"$0" "$@" & c=$!; trap \'kill $c 2>/dev/null\' TERM INT; trap \'kill -9 $c 2>/dev/null\' HUP; ' +
-    'while kill -0 $PPID 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 1; done; kill $c 2>/dev/null; wait $c';
+    'while kill -0 $PPID 2>/dev/null && kill -0 $c 2>/dev/null; do sleep 1; done; kill $c 2>/dev/null; wait $c' +
+    removal;
   return ['sh', ['-c', script, command, ...args]];
 }
 
@@ -242,6 +274,18 @@ export function eventFactory(token, bytes = 600) {
   return (seq) => `${prefix},"bench_seq":${seq},"t_us":${nowUs()}}`;
 }
 
+/**
+ * Like eventFactory, for events spread over sessions: event `seq` belongs to session `<prefix><seq % sessions>`
+ * (and carries `bench_seq`).
+ */
+export function sessionEventFactory(token, prefix, sessions, bytes = 600) {
+  const marker = '@@session@@';
+  const [head, tail] = JSON.stringify(heartbeat({ session_id: marker, bench_phase: token }, bytes - 60))
+    .slice(0, -1)
+    .split(marker);
+  return (seq) => `${head}${prefix}${seq % sessions}${tail},"bench_seq":${seq},"t_us":${nowUs()}}`;
+}
+
 // ---------------------------------------------------------------- HTTP
 
 /**
@@ -294,4 +338,27 @@ export async function waitHealthy(port, timeoutMs = 30000, isDead = () => false)
     await sleep(100);
   }
   return false;
+}
+
+/**
+ * The samples of a Prometheus text exposition: `name -> [{ labels, value }]`, labels as an object. Lines it does
+ * not understand are skipped: an empty map for a server without /metrics.
+ */
+export function parsePrometheus(text) {
+  const out = new Map();
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
+    if (!out.has(m[1])) out.set(m[1], []);
+    out.get(m[1]).push({ labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** GET /metrics, parsed (an empty map when the server has none). */
+export async function scrapeMetrics(port) {
+  const res = await request({ port, path: '/metrics', timeoutMs: 5000 });
+  return parsePrometheus(res.status === 200 ? res.body : '');
 }
