@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCommandLine } from '../scripts/lib/command-line.mjs';
 import * as boundedScenarios from './lib/bounded-scenarios.mjs';
 import { capacity } from './lib/capacity.mjs';
+import { cost } from './lib/cost.mjs';
 import { CgroupError, checkCgroups, describeLimits, parseCgroupOption, removeAllCgroups } from './lib/cgroup.mjs';
 import * as scaleScenarios from './lib/scale-scenarios.mjs';
 import * as scenarios from './lib/scenarios.mjs';
@@ -60,6 +61,9 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
                 event has: what thousands of idle filtered consoles cost the POSTs (not in the default list)
   rate-limit    --limit-posts POSTs from one address on a server without a rate limit, then on one with
                 RATE_LIMIT_PER_MINUTE far above them: the CPU per event of counting (not in the default list)
+  cost          the server's CPU per event at --cost-rate POSTs/s with 2 readers (open loop, 20 connections),
+                after --cost-seconds of warm-up, over --cost-seconds: what decides a CPU-bound task's capacity, and
+                steadier than a throughput on a shared machine (not in the default list)
   (backplane, idle-flow, capacity and rate-limit start their own servers: not with --url or --reuse-server)
 
 Target (default: builds if dist/ is missing or older than src/, then runs it as npm start does)
@@ -112,6 +116,7 @@ Run length
   --attack-bytes N        attack: bytes per POST (250000)
   --filtered-streams N    ingest-filtered: filtered streams (5000)
   --limit-posts N         rate-limit: POSTs from one address (40000)
+  --cost-rate N           cost: POSTs per second (2000)          --cost-seconds S  cost: warm-up and measure (20)
   --max-minutes M         hard limit for the whole run (20, 8 with --quick, per target and round; plus the soak's
                           minutes and 15 for capacity)
 `;
@@ -158,6 +163,8 @@ const opt = parseCommandLine('bench', HELP, {
   'attack-bytes': { type: 'string' },
   'filtered-streams': { type: 'string' },
   'limit-posts': { type: 'string' },
+  'cost-rate': { type: 'string' },
+  'cost-seconds': { type: 'string' },
   'max-minutes': { type: 'string' },
 });
 if (opt.target && opt.url) {
@@ -250,6 +257,8 @@ const settings = {
   attackBytes: int('attack-bytes', 250_000),
   filteredStreams: int('filtered-streams', 5000),
   limitPosts: int('limit-posts', 40_000),
+  costRate: int('cost-rate', 2000),
+  costSeconds: int('cost-seconds', 20),
   soakSessions: int('soak-sessions', 2000, {
     min: RESERVED_SESSIONS + 5,
     why: `: ${RESERVED_SESSIONS} of them are the sessions the session readers follow`,
@@ -269,6 +278,7 @@ const RUNNERS = {
   attack: boundedScenarios.attack,
   'ingest-filtered': boundedScenarios.ingestFiltered,
   'rate-limit': boundedScenarios.rateLimit,
+  cost,
 };
 /** Scenarios that start the servers they need themselves. */
 const OWN_SERVERS = new Set(['backplane', 'idle-flow', 'capacity', 'rate-limit']);

@@ -8,6 +8,7 @@ import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 export interface AppModuleOptions {
   /** Where logs are written instead of stdout (the e2e tests capture them). */
@@ -25,6 +26,7 @@ export class AppModule {
         ConfigModule.forRoot(config, options.timings),
         LoggingModule.forRoot(config, options.logDestination),
         MetricsModule,
+        RateLimitModule.forRoot(config),
         EventsModule,
         HealthModule,
         ConsoleModule,

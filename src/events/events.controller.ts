@@ -19,7 +19,7 @@ import { allowAnyOrigin, preflightHeaders } from '../common/cors.js';
 import { ShutdownState } from '../common/shutdown-state.service.js';
 import { AppConfig } from '../config/app-config.js';
 import { DocumentIngest, DocumentStream } from '../openapi/api-docs.decorators.js';
-import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { RateLimited } from '../rate-limit/rate-limited.decorator.js';
 import { IngestService } from './ingest.service.js';
 import { SseHub } from './sse-hub.service.js';
 import { StreamAuthGuard } from './stream-auth.guard.js';
@@ -44,7 +44,7 @@ export class EventsController {
 
   /** Accepts one event (JSON object, any Content-Type, optionally compressed) and broadcasts it. */
   @Post(INGEST_PATH)
-  @UseGuards(RateLimitGuard)
+  @RateLimited()
   @DocumentIngest()
   async ingest(@Req() req: IncomingMessage, @Res() res: ServerResponse): Promise<void> {
     if (this.hub.carriesStream(req.socket)) return this.ingestion.refuseAfterStream(req);

@@ -1,15 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { addressKey, clientAddressResolver } from '../common/client-address.js';
 import { allowAnyOrigin } from '../common/cors.js';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { RATE_LIMITED } from './rate-limited.decorator.js';
 import { RateLimiter } from './rate-limiter.service.js';
 
 /**
- * RATE_LIMIT_PER_MINUTE on the routes that wear it, per client address (resolved with TRUST_PROXY; an IPv6
- * address by its /64). Refusals are counted and answered in the service's error format with `Retry-After`,
- * readable cross-origin. Without a limit, it lets everything through at once.
+ * RATE_LIMIT_PER_MINUTE on the handlers marked `@RateLimited()`, per client address (resolved with TRUST_PROXY;
+ * an IPv6 address by its /64). Refusals are counted and answered in the service's error format with
+ * `Retry-After`, readable cross-origin. A global guard, registered only when a limit is set (RateLimitModule).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
@@ -17,6 +19,7 @@ export class RateLimitGuard implements CanActivate {
 
   constructor(
     private readonly limiter: RateLimiter,
+    private readonly reflector: Reflector,
     private readonly metrics: MetricsService,
     private readonly config: AppConfig,
   ) {
@@ -24,7 +27,7 @@ export class RateLimitGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (!this.limiter.enabled) return true;
+    if (!this.reflector.get<boolean>(RATE_LIMITED, context.getHandler())) return true;
     return this.check(context);
   }
 

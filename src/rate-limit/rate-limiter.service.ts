@@ -16,7 +16,7 @@ const WINDOW_SECONDS = 60;
 @Injectable()
 export class RateLimiter implements OnModuleDestroy {
   private readonly logger = new Logger('RateLimit');
-  private readonly local?: RateLimiterMemory;
+  private readonly local: RateLimiterMemory;
   private readonly shared?: RateLimiterRedis;
   private readonly connection?: RedisConnection;
   private lastWarnAt = 0;
@@ -26,7 +26,6 @@ export class RateLimiter implements OnModuleDestroy {
     private readonly metrics: MetricsService,
   ) {
     const points = config.rateLimitPerMinute;
-    if (points === 0) return;
     this.local = new RateLimiterMemory({ points, duration: WINDOW_SECONDS });
     if (!config.redisUrl) return;
     this.connection = redisConnection(config, 'pillarbox-dispatcher-rate-limit');
@@ -43,14 +42,10 @@ export class RateLimiter implements OnModuleDestroy {
     });
   }
 
-  get enabled(): boolean {
-    return this.local !== undefined;
-  }
-
   /** Counts one event of `key` (a client address); resolves to 0 if it is allowed, else the ms until it would be. */
   async consume(key: string): Promise<number> {
     try {
-      return await this.waitOf(this.shared ?? this.local!, key);
+      return await this.waitOf(this.shared ?? this.local, key);
     } catch (err) {
       this.metrics.rateLimitFallbacks.inc();
       const now = Date.now();
@@ -61,7 +56,7 @@ export class RateLimiter implements OnModuleDestroy {
             'each instance counts alone meanwhile',
         );
       }
-      return this.waitOf(this.local!, key);
+      return this.waitOf(this.local, key);
     }
   }
 
