@@ -132,7 +132,7 @@ done
 }
 echo "HEALTHCHECK passed"
 
-# The API docs too: served from the files of the build, without @nestjs/swagger in the runtime folder.
+# The API docs too: SwaggerModule builds them at run time, from the production dependencies only.
 for path in /health /health/live /health/ready /docs /docs-json /docs-yaml; do
   status=$(timeout 10 node -e '
     fetch(process.argv[1], { signal: AbortSignal.timeout(5000) }).then(

@@ -12,8 +12,8 @@ import { EventBus } from './event-bus.service.js';
 import { buildFrame, type EventCheck } from './ingest.js';
 
 /**
- * What POST /api/events does, on Node's own request and response: used by the Nest route (EventsController) and
- * by the lane before Express (IngestFastLane), so that both answer alike.
+ * What POST /api/events does, on Node's own request and response (the route of EventsController, which takes
+ * them with `@Req()` and `@Res()`).
  */
 @Injectable()
 export class IngestService {

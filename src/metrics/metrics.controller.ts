@@ -8,7 +8,7 @@ import { MetricsService } from './metrics.service.js';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
-  /** Prometheus text format; needs a subscriber token when SUBSCRIBER_TOKENS is set. */
+  /** Prometheus text format; needs a subscriber token (static or JWT) when any is configured. */
   @Get()
   @UseGuards(SubscriberTokenGuard)
   @DocumentMetrics()

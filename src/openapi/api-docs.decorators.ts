@@ -49,7 +49,7 @@ const TokenSecurity = () =>
     ApiSecurity(QUERY_TOKEN_SCHEME),
     ApiUnauthorizedResponse(
       error(
-        'SUBSCRIBER_TOKENS is set and the request has no token or a wrong one. The answer has `WWW-Authenticate: Bearer`.',
+        'A token is configured (SUBSCRIBER_TOKENS, JWT_SECRET or JWT_JWKS_URL) and the request has none, a wrong one or an expired one. The answer has `WWW-Authenticate: Bearer`.',
         {
           statusCode: 401,
           error: 'Unauthorized',
