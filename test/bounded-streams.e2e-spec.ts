@@ -138,6 +138,23 @@ describe('bounded whatever clients do: filters, addresses, connections', () => {
     reader.close();
   });
 
+  it('serves a POST on a connection whose stream was refused, once the refusal is answered', async () => {
+    const { answer } = await exchange(running.port, 'GET /events?SESSION_ID=x HTTP/1.1\r\nHost: x\r\n\r\n', 1000).catch(
+      () => ({ answer: '' }),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    // The same, then a POST on the same keep-alive connection, sent after the 400 arrived.
+    const socket = net.connect(running.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.write('GET /events?SESSION_ID=x HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitUntil(() => /\r\n\r\n\{[^]*\}$/.test(received), 5000, 'the 400');
+    const body = '{"after":"refusal"}';
+    socket.write(`POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    await waitUntil(() => /HTTP\/1\.1 204/.test(received), 5000, 'the 204');
+    socket.destroy();
+  });
+
   it('closes the connection of a body that goes on past the drain, with a 413', async () => {
     const head =
       'POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400000000\r\n\r\n';

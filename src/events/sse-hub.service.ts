@@ -150,10 +150,11 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     // Marked as the request arrives, in the order of the connection's requests: a POST pipelined behind it is
     // handled concurrently, and may reach its handler before this stream has been set up.
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
-    server?.prependListener('request', (req: IncomingMessage) => {
-      if (req.method === 'GET' && (req.url === '/events' || req.url?.startsWith('/events?'))) {
-        this.streamingSockets.add(req.socket);
-      }
+    server?.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'GET' || (req.url !== '/events' && !req.url?.startsWith('/events?'))) return;
+      this.streamingSockets.add(req.socket);
+      // A refused stream's answer ends, and the connection may serve requests again.
+      res.once('finish', () => this.streamingSockets.delete(req.socket));
     });
     this.busSubscription = this.bus.events$.subscribe((event) => this.enqueue(event));
     const tick = Math.max(5, Math.floor(this.config.sseHeartbeatMs / 4));
