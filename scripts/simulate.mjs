@@ -11,6 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { parseCommandLine } from './lib/command-line.mjs';
+import { between, envelope, ERRORS, FLAVOURS, newPlayback, pick, startData, statusData } from './lib/player-events.mjs';
 
 const HELP = `Usage: npm run simulate -- [options]
 
@@ -78,39 +79,8 @@ if (!loopback && !args['allow-remote']) {
 }
 
 // ---- What players send --------------------------------------------------------------------------
-
-const pick = (list) => list[Math.floor(Math.random() * list.length)];
-const between = (min, max) => Math.round(min + Math.random() * (max - min));
-
-const MEDIA = [
-  'urn:rts:video:14827306',
-  'urn:rts:video:15008232',
-  'urn:rsi:video:2691851',
-  'urn:srf:video:c4927fcf-e1a0-0001-7edd-1ef01d441651',
-  'urn:rtr:video:a6d9f3c5-3b0a-4c0a-b8b2-0e0d3f0c7d1f',
-  'urn:swi:video:48940210',
-  'urn:rts:audio:3262363',
-  'urn:srf:audio:8f1ae5e0-5e75-4c5c-9e2b-2b7c1b8f4f1b',
-];
-
-const ERRORS = {
-  web: [
-    { name: 'MEDIA_ERR_NETWORK: 2', message: 'A network error caused the media download to fail part-way.' },
-    { name: 'MEDIA_ERR_DECODE: 3', message: 'The media playback was aborted due to a corruption problem.' },
-    { name: 'MEDIA_ERR_SRC_NOT_SUPPORTED: 4', message: 'The media could not be loaded, the server or network failed.' },
-    { name: 'MEDIA_ERR_ENCRYPTED: 5', message: 'The media is encrypted and we do not have the keys to decrypt it.' },
-  ],
-  apple: [
-    { name: 'NSURLErrorDomain(-1009)', message: 'The Internet connection appears to be offline.' },
-    { name: 'CoreMediaErrorDomain(-12938)', message: 'HTTP 404: File Not Found' },
-    { name: 'AVFoundationErrorDomain(-11819)', message: 'Cannot Complete Action' },
-  ],
-  android: [
-    { name: 'ERROR_CODE_IO_NETWORK_CONNECTION_FAILED', message: 'Unable to connect to the server' },
-    { name: 'ERROR_CODE_IO_BAD_HTTP_STATUS', message: 'Response code: 403' },
-    { name: 'ERROR_CODE_DECODER_INIT_FAILED', message: 'Decoder init failed: c2.android.avc.decoder' },
-  ],
-};
+// The events' shapes are in lib/player-events.mjs, shared with the soak benchmark; the devices stay here: the
+// simulator's vary more than the benchmark's.
 
 /** A player of one flavour: what stays the same from one of its sessions to the next. */
 function newDevice(flavour) {
@@ -163,44 +133,7 @@ function newDevice(flavour) {
   }
 }
 
-function startData(device, session) {
-  const data = {
-    device: device.device,
-    media: {
-      id: session.media,
-      asset_url: `https://rts-vod-amd.akamaized.net/ww/${session.media.split(':').pop()}/master.m3u8`,
-      metadata_url: `https://il.srgssr.ch/integrationlayer/2.1/mediaComposition/byUrn/${session.media}`,
-      origin: device.flavour === 'web' ? 'https://www.rts.ch/play/tv' : undefined,
-    },
-    player: device.player,
-    qoe_timings: { metadata: between(80, 400), asset: between(200, 1500), total: between(400, 2500) },
-    qos_timings: { metadata: between(60, 300), asset: between(150, 1200), drm: undefined, token: between(20, 120) },
-    screen: device.screen,
-  };
-  if (device.os) data.os = device.os;
-  if (device.browser) data.browser = device.browser;
-  return data;
-}
-
-function statusData(session, now) {
-  const played = now - session.startedAt;
-  return {
-    bandwidth: between(2_000_000, 40_000_000),
-    bitrate: pick([800_000, 1_600_000, 3_500_000, 6_000_000]),
-    buffered_duration: between(2_000, 30_000),
-    frame_drops: between(0, 3),
-    playback_duration: played,
-    position: session.live ? undefined : played,
-    position_timestamp: session.live ? now - 10_000 : undefined,
-    stall: { count: session.stalls, duration: session.stalls * between(300, 1500) },
-    stream_type: session.live ? 'Live' : 'On-demand',
-    url: `https://rts-vod-amd.akamaized.net/ww/${session.media.split(':').pop()}/1080p.m3u8`,
-  };
-}
-
-function event(name, session, data) {
-  return JSON.stringify({ event_name: name, session_id: session.id, timestamp: Date.now(), version: 1, data });
-}
+const event = (name, session, data) => JSON.stringify(envelope(name, session, data));
 
 // ---- Sending ------------------------------------------------------------------------------------
 
@@ -272,17 +205,16 @@ function later(ms, fn) {
 function runPlayer(device) {
   const session = {
     id: randomUUID(),
-    media: pick(MEDIA),
-    live: Math.random() < 0.25,
-    startedAt: Date.now(),
-    stalls: 0,
+    ...newPlayback(),
     // Exponential lengths around the mean, so that sessions end at scattered times.
     length: Math.max(heartbeatMs, -Math.log(1 - Math.random()) * sessionMs),
     ended: false,
   };
   device.session = session;
   activeSessions++;
-  post(device, 'START', event('START', session, startData(device, session)));
+  // Web players say the page they are on.
+  const origin = device.flavour === 'web' ? 'https://www.rts.ch/play/tv' : undefined;
+  post(device, 'START', event('START', session, startData(device, session, origin)));
   // Players send a first heartbeat with the START, then one per period.
   post(device, 'HEARTBEAT', event('HEARTBEAT', session, statusData(session, Date.now())));
   const beat = () => {
@@ -312,7 +244,6 @@ function end(device, session, name) {
   post(device, name, event(name, session, data));
 }
 
-const FLAVOURS = ['web', 'web', 'apple', 'android'];
 const devices = [];
 for (let i = 0; i < players; i++) {
   const device = { ...newDevice(FLAVOURS[i % FLAVOURS.length]), queue: Promise.resolve(), session: undefined };

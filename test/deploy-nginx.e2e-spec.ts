@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, type RunningApp } from './support/app.js';
 import { freePort } from './support/free-port.js';
+import { simulate } from './support/simulate.js';
 import { waitUntil } from './support/wait-until.js';
 
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
@@ -212,17 +213,6 @@ describeWithNginx('deploy/nginx.conf in front of the service: TLS, and only the 
     );
   });
 });
-
-/** Runs scripts/simulate.mjs with `args`; resolves with its exit code and standard error. */
-function simulate(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/simulate.mjs', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
 
 /** A streamed HTTPS GET: every chunk as it arrives. */
 function streamGet(url: string, headers: http.OutgoingHttpHeaders, ca: Buffer, onChunk: (chunk: string) => void) {

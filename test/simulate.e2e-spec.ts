@@ -1,21 +1,6 @@
-import { spawn } from 'node:child_process';
 import { startApp, type RunningApp } from './support/app.js';
+import { simulate } from './support/simulate.js';
 import { SseClient } from './support/sse-client.js';
-
-interface Run {
-  code: number | null;
-  stderr: string;
-}
-
-function simulate(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/simulate.mjs', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
 
 interface PlayerEvent {
   event_name: string;
