@@ -8,7 +8,7 @@ import http from 'node:http';
 import { registerStreams } from './load.mjs';
 import { newDevice, newSession, playerEvent } from './players.mjs';
 import { SseReader } from './sse-reader.mjs';
-import { cpuSeconds, log, median, nowMs, round, rssKb, scrapeMetrics, slope, sleep } from './util.mjs';
+import { Timers, cpuSeconds, log, median, nowMs, round, rssKb, scrapeMetrics, slope, sleep } from './util.mjs';
 
 const SAMPLE_S = 10;
 /** POSTs waiting or in flight past which new events are dropped (and counted): the server does not keep up. */
@@ -131,19 +131,17 @@ class Players {
     this.seq = 0;
     this.inFlight = 0;
     this.active = 0;
-    this.timers = new Set();
-    this.stopping = false;
+    this.timers = new Timers();
     /** Ended sessions, oldest first: `[id, ended at]`. */
     this.ended = [];
   }
 
+  get stopping() {
+    return this.timers.stopped;
+  }
+
   later(ms, fn) {
-    if (this.stopping) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
+    this.timers.later(ms, fn);
   }
 
   start() {
@@ -247,9 +245,7 @@ class Players {
 
   /** No more sessions; every session playing stops, as players do when closed; waits for the POSTs (20 s at most). */
   async stop() {
-    this.stopping = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.timers.stop();
     for (const device of this.devices) this.end(device, 'STOP');
     const end = nowMs() + 20_000;
     while (this.inFlight > 0 && nowMs() < end) await sleep(50);
@@ -262,18 +258,12 @@ class Churn {
   constructor(port) {
     this.port = port;
     this.open = new Set();
-    this.timers = new Set();
-    this.stopped = false;
+    this.timers = new Timers();
     this.stats = { connected: 0, statuses: {}, errors: 0, events: 0, not_matching_filter: 0, cut_off: 0 };
   }
 
   later(ms, fn) {
-    if (this.stopped) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
+    this.timers.later(ms, fn);
   }
 
   start() {
@@ -307,8 +297,7 @@ class Churn {
   }
 
   stop() {
-    this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.stop();
     for (const reader of [...this.open]) this.leave(reader);
   }
 }

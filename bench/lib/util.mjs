@@ -134,6 +134,27 @@ export function pidAlive(pid) {
 }
 
 /** CPU use of the server and of this benchmark process (all its threads) over a window, in % of one core. */
+/** Timeouts that can all be cancelled at once; none is set once stopped. */
+export class Timers {
+  stopped = false;
+  #pending = new Set();
+
+  later(ms, fn) {
+    if (this.stopped) return;
+    const timer = setTimeout(() => {
+      this.#pending.delete(timer);
+      fn();
+    }, ms);
+    this.#pending.add(timer);
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const timer of this.#pending) clearTimeout(timer);
+    this.#pending.clear();
+  }
+}
+
 export class CpuMeter {
   constructor(pid) {
     this.pid = pid;
