@@ -36,7 +36,8 @@ Scenarios (-s, comma-separated; default: ingest,fanout:100,fanout:1000,idle,paus
   idle-flow     --flow-subs subscribers (each following one session) while --flow-rate events/s flow to them
                 for --flow-seconds: RSS at start, connected, peak (sampled every 100 ms), after they left
   capacity      what one ECS-sized task holds, on servers in a cgroup (--cgroup's limits, 25,512 without it), not
-                in the default list. Part A, ingest: 2 readers connected, 600 B HEARTBEATs over 20 keep-alive
+                in the default list. Each server first gets --capacity-warmup-s of 500 events/s, not measured.
+                Part A, ingest: 2 readers connected, 600 B HEARTBEATs over 20 keep-alive
                 connections at a set rate (open loop: a request that finds all 20 busy for --capacity-p99-ms is not
                 sent, and counts against the step); from 500/s, doubled until a step fails, then bisected to within
                 5 % (12 steps at most). A step of --capacity-step-seconds holds when 98 % of its requests were
@@ -109,6 +110,7 @@ Run length
   --capacity-p99-ms MS    capacity: the latency limit of a step (100)
   --capacity-rate N       capacity: events per second of part B (1000)
   --capacity-max-subs N   capacity: the last step of part B (16000)
+  --capacity-warmup-s S   capacity: seconds of 500 events/s before the steps, on each server (30; 0 for none)
   --soak-minutes M        soak: minutes of traffic (60; fractions allowed, e.g. 2 or 0.5 for a try)
   --soak-heartbeat-s S    soak: seconds between heartbeats of a session (30; at least 1)
   --soak-sessions N       soak: sessions at a time (2000; at least 20)
@@ -155,6 +157,7 @@ const opt = parseCommandLine('bench', HELP, {
   'capacity-p99-ms': { type: 'string' },
   'capacity-rate': { type: 'string' },
   'capacity-max-subs': { type: 'string' },
+  'capacity-warmup-s': { type: 'string' },
   'soak-minutes': { type: 'string' },
   'soak-heartbeat-s': { type: 'string' },
   'soak-sessions': { type: 'string' },
@@ -250,6 +253,7 @@ const settings = {
   capacityP99Ms: int('capacity-p99-ms', 100),
   capacityRate: int('capacity-rate', 1000),
   capacityMaxSubs: int('capacity-max-subs', 16_000),
+  capacityWarmupSeconds: int('capacity-warmup-s', 30, { min: 0 }),
   soakMinutes: num('soak-minutes', 60, { min: 0.1 }),
   soakHeartbeatS: num('soak-heartbeat-s', 30, { min: 1 }),
   attackStreams: int('attack-streams', 1000),

@@ -117,9 +117,7 @@ async function ingestPart({ settings, start }) {
     await pool.connect(INGEST_READERS);
     const reg = await register(server.port, pool, { timeoutMs: 30_000 });
     if (!reg.registered) throw new Error(`capacity: ${reg.probeSeen} of ${INGEST_READERS} readers registered`);
-    // Warm-up, not measured: the first requests after a start meet cold code paths.
-    await openLoop({ port: server.port, rate: START_RATE / 2, seconds: 5, makeBody: eventFactory('warmup', 600) });
-    await sleep(1000);
+    await warmUp(server.port, settings);
   };
   const close = async () => {
     await pool?.closeAll().catch(() => {});
@@ -163,6 +161,17 @@ async function ingestPart({ settings, start }) {
   }
   const peaks = servers.map((s) => s.cgroup?.stats()?.memory_peak_bytes).filter((b) => b != null);
   return { steps, best, failed, servers: servers.length, cgroup_peak_bytes: peaks.length ? Math.max(...peaks) : null };
+}
+
+/**
+ * Traffic before the measured steps, not measured: V8 compiles the hot paths while the first thousands of requests
+ * run, and under a 0.25 CPU quota that compiling shares the quota with them.
+ */
+async function warmUp(port, { capacityWarmupSeconds: seconds }) {
+  if (!seconds) return;
+  log(`[capacity] warm-up: ${START_RATE} events/s for ${seconds} s`);
+  await openLoop({ port, rate: START_RATE, seconds, connections: CONNECTIONS, makeBody: eventFactory('warmup', 600) });
+  await sleep(1000);
 }
 
 /** The subscriber limit the server reports in GET /health (the service's `info.subscribers.max`), or null. */
@@ -298,6 +307,7 @@ export function subscriberSteps(max) {
 /** Part B: subscribers added step by step while events flow, until a step does not hold or the last one. */
 async function subscriberPart({ settings, start }) {
   const server = await start();
+  await warmUp(server.port, settings);
   const pool = new ReaderPool(server.port, Math.max(2, settings.readerThreads));
   const prefix = `${token('cap')}-`;
   const steps = [];
