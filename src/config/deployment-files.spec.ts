@@ -208,7 +208,7 @@ describe('deployment files agree with the application', () => {
     const attribute = (r: Json, key: string, list = 'LoadBalancerAttributes') =>
       Number((r.Properties[list] as Json[]).find((a) => a.Key === key)?.Value);
 
-    it('checks readiness on the container port, drains on deregistration, idles longer than the heartbeat', () => {
+    it('checks readiness on the container port, drains on deregistration, ramps new tasks up, idles longer than the heartbeat', () => {
       expect(targetGroup.Properties).toMatchObject({ HealthCheckPath: READINESS, Port: ecsConfig.port });
       expect(service.Properties.LoadBalancers).toEqual([
         expect.objectContaining({ ContainerName: container.name, ContainerPort: ecsConfig.port }),
@@ -216,6 +216,8 @@ describe('deployment files agree with the application', () => {
       expect(attribute(targetGroup, 'deregistration_delay.timeout_seconds', 'TargetGroupAttributes')).toBeGreaterThan(
         0,
       );
+      // ALB's slow start takes 30 to 900 s; the service warms up within about 30 s of traffic.
+      expect(attribute(targetGroup, 'slow_start.duration_seconds', 'TargetGroupAttributes')).toBeGreaterThanOrEqual(30);
       const idleMs = attribute(loadBalancer, 'idle_timeout.timeout_seconds') * 1000;
       expect(idleMs).toBeGreaterThan(ecsConfig.sseHeartbeatMs);
     });
