@@ -3,7 +3,7 @@ import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import { Cluster, type Redis } from 'ioredis';
 import { Subject } from 'rxjs';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
-import { parseEventObject } from '../common/event-json.js';
+import { parseEventObject, stringField } from '../common/event-json.js';
 import { likelyCause, redisConnection, type RedisConnection } from '../common/redis-connection.js';
 import { AppConfig, redactUrl } from '../config/app-config.js';
 import type { Timings } from '../config/timings.js';
@@ -24,6 +24,7 @@ type State = 'connecting' | 'up' | 'down' | 'closed';
 
 /** What a frame adds to the event of MAX_EVENT_BYTES it carries: `data: `, `user_ip` and the blank line. */
 const FRAME_OVERHEAD_BYTES = 1024;
+const FRAME_PREFIX_BYTES = 'data: '.length;
 
 /**
  * A frame from another instance, checked as a POST's body is: at most MAX_EVENT_BYTES (and its framing), UTF-8, a
@@ -36,12 +37,10 @@ export function checkedEvent(frame: Buffer, maxFrameBytes: number): BroadcastEve
   if (!event) return undefined;
   return {
     frame: Buffer.from(frame),
-    eventName: typeof event.event_name === 'string' ? event.event_name : undefined,
-    sessionId: typeof event.session_id === 'string' ? event.session_id : undefined,
+    eventName: stringField(event.event_name),
+    sessionId: stringField(event.session_id),
   };
 }
-
-const FRAME_PREFIX_BYTES = 'data: '.length;
 
 /**
  * Redis Pub/Sub between the instances of one deployment. Redis stores nothing here: an event published while no

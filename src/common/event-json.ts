@@ -33,6 +33,11 @@ export function exceedsDepth(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
+/** A member of an event that streams are filtered on (`event_name`, `session_id`), when it is a string. */
+export function stringField(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 /**
  * The event object of a frame's JSON text, checked as a POST's body is (an object, not nested deeper than
  * MAX_JSON_DEPTH), or undefined.

@@ -1,15 +1,11 @@
 import { BadRequestException } from '@nestjs/common';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
-import { exceedsDepth, MAX_JSON_DEPTH } from '../common/event-json.js';
+import { exceedsDepth, MAX_JSON_DEPTH, stringField } from '../common/event-json.js';
 import { rejection } from '../common/rejection.js';
 
 function hasKeys(value: object): boolean {
   for (const _ in value) return true;
   return false;
-}
-
-function stringField(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 /** An extra check of the parsed event (the strict schema); throws to refuse it. */

@@ -37,7 +37,7 @@ const STREAM_HEADERS = {
 };
 
 const GREETING = Buffer.from(': connected\n\n');
-const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+const KEEP_ALIVE = [Buffer.from(': keep-alive\n\n')];
 const EXPIRED = Buffer.from(': the token expired: reconnect with a fresh one\n\n');
 
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
@@ -382,9 +382,10 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (this.subscribers.size) {
       // One buffer for every unfiltered subscriber: the turn's frames, joined once.
       const chunk = pending.length === 1 ? pending[0].frame : Buffer.concat(pending.map((e) => e.frame));
-      const held = this.unsent.hold(chunk);
+      const frames = [chunk];
+      const holds = [this.unsent.hold(chunk)];
       let written = 0;
-      for (const subscriber of this.subscribers) if (this.send(subscriber, chunk, held, now)) written++;
+      for (const subscriber of this.subscribers) if (this.send(subscriber, frames, holds, now)) written++;
       // One update per flush, whatever the number of subscribers.
       if (written > 0) this.metrics.framesDelivered.inc(written * pending.length);
     }
@@ -401,14 +402,13 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
   private writeFiltered(pending: BroadcastEvent[], now: number): void {
     // The filters this turn's events can match: those of their session ids and those of their event names.
     const candidates = new Set<FilterGroup>();
+    const addGroups = (index: Map<string, Set<FilterGroup>>, value: string | undefined) => {
+      const groups = value === undefined ? undefined : index.get(value);
+      if (groups) for (const group of groups) candidates.add(group);
+    };
     for (const event of pending) {
-      for (const [index, value] of [
-        [this.groupsBySession, event.sessionId],
-        [this.groupsByEventName, event.eventName],
-      ] as const) {
-        const groups = value === undefined ? undefined : index.get(value);
-        if (groups) for (const group of groups) candidates.add(group);
-      }
+      addGroups(this.groupsBySession, event.sessionId);
+      addGroups(this.groupsByEventName, event.eventName);
     }
     const held = new Map<BroadcastEvent, HeldBuffer>();
     let delivered = 0;
@@ -431,13 +431,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Writes to one subscriber, now rather than on the next tick as Node would (so that a flush takes as long as its
-   * writes: see flush()), several frames as one HTTP chunk, each buffer counted in UnsentBytes until its socket is
-   * done with it (`held`: one per buffer); false when the subscriber is gone or was cut off for not keeping up.
+   * writes: see flush()), its frames as one HTTP chunk, each counted in UnsentBytes until its socket is done with it
+   * (`holds[i]` for `frames[i]`; none for keep-alives); false when the subscriber is gone or was cut off for not
+   * keeping up.
    */
   private send(
     subscriber: Subscriber,
-    chunk: Buffer | Buffer[],
-    held: HeldBuffer | HeldBuffer[] | undefined,
+    frames: readonly Buffer[],
+    holds: readonly HeldBuffer[] | undefined,
     now: number,
   ): boolean {
     const { res } = subscriber;
@@ -445,10 +446,14 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (res.destroyed || res.socket?.destroyed !== false) return false;
     subscriber.lastWriteAt = now;
     res.cork();
-    if (Buffer.isBuffer(chunk)) {
-      this.write(res, chunk, held as HeldBuffer | undefined);
-    } else {
-      for (let i = 0; i < chunk.length; i++) this.write(res, chunk[i], (held as HeldBuffer[])[i]);
+    for (let i = 0; i < frames.length; i++) {
+      const held = holds?.[i];
+      if (held) {
+        held.take();
+        res.write(frames[i], held.release);
+      } else {
+        res.write(frames[i]);
+      }
     }
     res.uncork();
     const unsent = res.writableLength;
@@ -459,15 +464,6 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     if (!this.fallenBehind(subscriber, unsent, now)) return true;
     this.cutOff(subscriber);
     return false;
-  }
-
-  private write(res: ServerResponse, buffer: Buffer, held: HeldBuffer | undefined): void {
-    if (!held) {
-      res.write(buffer);
-      return;
-    }
-    held.take();
-    res.write(buffer, held.release);
   }
 
   /** After a flush or a keep-alive round: enforceBudget() once this turn's writes are counted. */

@@ -20,9 +20,9 @@ export const MAX_QUERY_LENGTH = 4096;
 export const MAX_FILTER_VALUES = 64;
 export const MAX_FILTER_VALUE_LENGTH = 128;
 
-/** Query parameters of `GET /events` that filter the stream, and the filter field each fills. */
-const PARAMETERS = { event_name: 'eventNames', session_id: 'sessionIds' } as const;
-type Parameter = keyof typeof PARAMETERS;
+/** Query parameters of `GET /events` that filter the stream. */
+const PARAMETERS = ['event_name', 'session_id'] as const;
+type Parameter = (typeof PARAMETERS)[number];
 
 /** A spelling of a filter parameter's name that is not the name itself: `SESSION_ID`, `session_id[]`, `session-id`. */
 function misspelt(name: string): Parameter | undefined {
@@ -31,7 +31,9 @@ function misspelt(name: string): Parameter | undefined {
     .replace(/(\[[^\]]*\])+$/, '')
     .replace(/-/g, '_')
     .trim();
-  return normalized !== name && Object.hasOwn(PARAMETERS, normalized) ? (normalized as Parameter) : undefined;
+  return normalized !== name && (PARAMETERS as readonly string[]).includes(normalized)
+    ? (normalized as Parameter)
+    : undefined;
 }
 
 /** Values of one parameter: comma-separated, and the parameter may be repeated. */
@@ -91,17 +93,17 @@ export function parseStreamFilter(query: Record<string, unknown> | undefined): S
       );
     }
   }
-  const filter: { eventNames?: Set<string>; sessionIds?: Set<string>; key: string } = { key: '' };
+  const values = (name: Parameter) => (Object.hasOwn(query, name) ? parseValues(name, query[name]) : undefined);
+  return filterOf(values('event_name'), values('session_id'));
+}
+
+/** The filter of these values (absent: no restriction), with its key; undefined when it restricts nothing. */
+function filterOf(eventNames?: ReadonlySet<string>, sessionIds?: ReadonlySet<string>): StreamFilter | undefined {
   const keys: string[] = [];
-  for (const [name, field] of Object.entries(PARAMETERS) as Array<[Parameter, (typeof PARAMETERS)[Parameter]]>) {
-    if (!Object.hasOwn(query, name)) continue;
-    const values = parseValues(name, query[name]);
-    filter[field] = values;
-    keys.push(`${name}=${JSON.stringify([...values].sort())}`);
-  }
+  if (eventNames) keys.push(`event_name=${JSON.stringify([...eventNames].sort())}`);
+  if (sessionIds) keys.push(`session_id=${JSON.stringify([...sessionIds].sort())}`);
   if (!keys.length) return undefined;
-  filter.key = keys.join('&');
-  return filter;
+  return { ...(eventNames && { eventNames }), ...(sessionIds && { sessionIds }), key: keys.join('&') };
 }
 
 /** The values `asked` keeps of `allowed` (absent: no restriction); an empty set when they have none in common. */
@@ -129,11 +131,7 @@ export function restrictFilter(
     if (values?.size === 0)
       throw new ForbiddenException(`The token does not allow the ${name} values the query asks for`);
   }
-  const keys = [
-    ...(eventNames ? [`event_name=${JSON.stringify([...eventNames].sort())}`] : []),
-    ...(sessionIds ? [`session_id=${JSON.stringify([...sessionIds].sort())}`] : []),
-  ];
-  return { eventNames, sessionIds, key: keys.join('&') };
+  return filterOf(eventNames, sessionIds);
 }
 
 /** Whether `event` passes `filter`. On the hub's write path: two set look-ups at most. */
