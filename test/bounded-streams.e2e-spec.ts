@@ -116,27 +116,31 @@ describe('bounded whatever clients do: filters, addresses, connections', () => {
     await waitUntil(async () => sample(await scrape(running.url), 'pillarbox_subscribers') === 0);
   });
 
-  it('closes a connection that pipelines a POST behind its stream, and broadcasts nothing of it', async () => {
-    const reader = await SseClient.open(`${running.url}/events`, { 'x-forwarded-for': '198.51.100.8' });
-    const post = (body: string) =>
-      `POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-    const { answer, closed } = await exchange(
-      running.port,
-      `GET /events HTTP/1.1\r\nHost: x\r\n\r\n${post('{"pipelined":1}')}${post('{"pipelined":2}')}`,
-    );
-    // Closed, with the stream's start or nothing of it: never an answer to the POSTs.
-    expect(closed).toBe(true);
-    expect(answer).toMatch(/^(HTTP\/1\.1 200 OK\r\n[^]*)?$/);
-    expect(answer).not.toMatch(/HTTP\/1\.1 204/);
-    // A marker after: whatever was broadcast of the pipelined POSTs would have arrived before it.
-    expect((await postEvent(running.url, { marker: 1 })).status).toBe(204);
-    await reader.waitForEvents(1);
-    expect(reader.json()).toEqual([{ marker: 1, user_ip: '127.0.0.1' }]);
-    expect(
-      sample(await scrape(running.url), 'pillarbox_events_rejected_total{reason="after_stream"}'),
-    ).toBeGreaterThanOrEqual(1);
-    reader.close();
-  });
+  // Express routes /events in any case and with a trailing slash: each spelling opens a stream.
+  it.each(['/events', '/EVENTS', '/events/', '/Events?event_name=START'])(
+    'closes a connection that pipelines a POST behind its stream (%s), and broadcasts nothing of it',
+    async (path) => {
+      const reader = await SseClient.open(`${running.url}/events`, { 'x-forwarded-for': '198.51.100.8' });
+      const post = (body: string) =>
+        `POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      const { answer, closed } = await exchange(
+        running.port,
+        `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n${post('{"pipelined":1}')}${post('{"pipelined":2}')}`,
+      );
+      // Closed, with the stream's start or nothing of it: never an answer to the POSTs.
+      expect(closed).toBe(true);
+      expect(answer).toMatch(/^(HTTP\/1\.1 200 OK\r\n[^]*)?$/);
+      expect(answer).not.toMatch(/HTTP\/1\.1 204/);
+      // A marker after: whatever was broadcast of the pipelined POSTs would have arrived before it.
+      expect((await postEvent(running.url, { marker: 1 })).status).toBe(204);
+      await reader.waitForEvents(1);
+      expect(reader.json()).toEqual([{ marker: 1, user_ip: '127.0.0.1' }]);
+      expect(
+        sample(await scrape(running.url), 'pillarbox_events_rejected_total{reason="after_stream"}'),
+      ).toBeGreaterThanOrEqual(1);
+      reader.close();
+    },
+  );
 
   it('serves a POST on a connection whose stream was refused, once the refusal is answered', async () => {
     const { answer } = await exchange(running.port, 'GET /events?SESSION_ID=x HTTP/1.1\r\nHost: x\r\n\r\n', 1000).catch(

@@ -40,6 +40,14 @@ const GREETING = Buffer.from(': connected\n\n');
 const KEEP_ALIVE = [Buffer.from(': keep-alive\n\n')];
 const EXPIRED = Buffer.from(': the token expired: reconnect with a fresh one\n\n');
 
+/** GET /events as Express routes it: the path in any case, with or without a trailing slash, any query. */
+function isStreamRequest(req: IncomingMessage): boolean {
+  if (req.method !== 'GET' || !req.url) return false;
+  const end = req.url.indexOf('?');
+  const path = (end < 0 ? req.url : req.url.slice(0, end)).toLowerCase();
+  return path === '/events' || path === '/events/';
+}
+
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
 export const MAX_BACKLOG_EVENTS = 32;
 
@@ -151,7 +159,7 @@ export class SseHub implements OnModuleInit, OnModuleDestroy {
     // handled concurrently, and may reach its handler before this stream has been set up.
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     server?.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (req.method !== 'GET' || (req.url !== '/events' && !req.url?.startsWith('/events?'))) return;
+      if (!isStreamRequest(req)) return;
       this.streamingSockets.add(req.socket);
       // A refused stream's answer ends, and the connection may serve requests again.
       res.once('finish', () => this.streamingSockets.delete(req.socket));
