@@ -162,6 +162,9 @@ describe('bounded whatever clients do: filters, addresses, connections', () => {
   it('closes the connection of a body that goes on past the drain, with a 413', async () => {
     const head =
       'POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400000000\r\n\r\n';
+    const tooLarge = async () =>
+      sample(await scrape(running.url), 'pillarbox_events_rejected_total{reason="too_large"}');
+    const before = await tooLarge();
     const socket = net.connect(running.port, '127.0.0.1');
     let answer = '';
     let sent = 0;
@@ -179,5 +182,7 @@ describe('bounded whatever clients do: filters, addresses, connections', () => {
     // The 413 with `Connection: close`, unless the reset of the unread rest reached the client before it.
     expect(answer).toMatch(/^(HTTP\/1\.1 413 Payload Too Large\r\n[^]*connection: close[^]*)?$/i);
     expect(sent).toBeLessThan(64 * MiB);
+    // Refused as too large, whether or not its answer reached the client.
+    expect(await tooLarge()).toBe(before + 1);
   }, 30_000);
 });

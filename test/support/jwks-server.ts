@@ -23,14 +23,13 @@ export async function signingKey(kid: string, alg = 'RS256'): Promise<SigningKey
 export function token(
   key: SigningKey | { secret: string },
   claims: JWTPayload = {},
-  { ttlS = 300, notBeforeS }: { ttlS?: number; notBeforeS?: number } = {},
+  { ttlS = 300, notBeforeS }: { ttlS?: number | null; notBeforeS?: number } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const header = 'secret' in key ? { alg: 'HS256' } : { alg: key.alg, kid: key.kid };
-  let jwt = new SignJWT(claims)
-    .setProtectedHeader(header)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttlS);
+  let jwt = new SignJWT(claims).setProtectedHeader(header).setIssuedAt(now);
+  // ttlS null: a token without `exp`.
+  if (ttlS !== null) jwt = jwt.setExpirationTime(now + ttlS);
   if (notBeforeS !== undefined) jwt = jwt.setNotBefore(now + notBeforeS);
   return jwt.sign('secret' in key ? new TextEncoder().encode(key.secret) : key.privateKey);
 }
