@@ -2,17 +2,19 @@
 // Part A, ingest: the highest rate of 600 B HEARTBEATs (open loop, 20 keep-alive connections) that a step of
 // --capacity-step-seconds sustains, 2 readers receiving every event. Part B, subscribers: how many subscribers, each
 // following one session, the task holds while --capacity-rate events/s flow to them.
-import crypto from 'node:crypto';
 import { describeLimits } from './cgroup.mjs';
 import { drain, register, registerStreams } from './load.mjs';
 import { OUTCOME, openLoop } from './open-loop.mjs';
 import { ReaderPool } from './reader-pool.mjs';
 import {
+  countOf,
   CpuMeter,
+  describeCounts,
   eventFactory,
   log,
   nowMs,
   percentiles,
+  phaseToken,
   request,
   round,
   rssKb,
@@ -31,15 +33,9 @@ const INGEST_READERS = 2;
 const ANSWERED = 0.98;
 const FIRST_SUBS_STEP = 250;
 
-const token = (name) => `${name}-${crypto.randomBytes(4).toString('hex')}`;
 const mibNumber = (bytes) => (bytes == null ? null : round(bytes / 1048576, 1));
 const mib = (bytes) => (bytes == null ? 'n/a' : `${mibNumber(bytes)} MiB`);
 const ms = (x) => (x == null ? 'n/a' : `${round(x, 1)} ms`);
-const sum = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + b, 0);
-const describe = (obj) =>
-  Object.entries(obj ?? {})
-    .map(([k, v]) => `${v}× ${k}`)
-    .join(', ');
 
 /** The number fields of a POST result, without the per-request outcomes. */
 function postSummary(post) {
@@ -58,8 +54,8 @@ function ingestFailures(step, p99Ms) {
         (post.missed ? ` (${post.missed} not sent within ${p99Ms} ms: all ${CONNECTIONS} connections busy)` : ''),
     );
   }
-  if (post.non2xx) reasons.push(`non-2xx: ${describe(post.statuses)}`);
-  if (sum(post.errors)) reasons.push(`errors: ${describe(post.errors)}`);
+  if (post.non2xx) reasons.push(`non-2xx: ${describeCounts(post.statuses)}`);
+  if (countOf(post.errors)) reasons.push(`errors: ${describeCounts(post.errors)}`);
   if (post.post_latency_ms.p99 > p99Ms) reasons.push(`POST p99 ${ms(post.post_latency_ms.p99)} > ${p99Ms} ms`);
   if (step.readers_open < INGEST_READERS) reasons.push(`${INGEST_READERS - step.readers_open} reader(s) cut off`);
   if (step.reader_min < post.ok) reasons.push(`a reader got ${step.reader_min} of ${post.ok} 2xx events`);
@@ -68,7 +64,7 @@ function ingestFailures(step, p99Ms) {
 
 /** One step of the ingest search: `rate` events/s for `seconds`, then the readers' counts. */
 async function ingestStep({ server, pool, rate, seconds, p99Ms }) {
-  const phase = token('capacity-ingest');
+  const phase = phaseToken('capacity-ingest');
   await pool.setPhase(phase);
   const cpu = new CpuMeter(server.pid);
   // A request that waited for a connection longer than the latency limit would fail the step anyway. Not less:
@@ -223,7 +219,7 @@ async function subscriberStep({ server, pool, n, connected, prefix, settings }) 
   const reg = await registerStreams(port, () => pool.summary(), { timeoutMs: 60_000 });
   const setupMs = nowMs() - t0;
   await sleep(1000);
-  const phase = token('capacity-subs');
+  const phase = phaseToken('capacity-subs');
   await pool.setPhase(phase);
   const cpu = new CpuMeter(pid);
   const post = await openLoop({
@@ -309,7 +305,7 @@ async function subscriberPart({ settings, start }) {
   const server = await start();
   await warmUp(server.port, settings);
   const pool = new ReaderPool(server.port, Math.max(2, settings.readerThreads));
-  const prefix = `${token('cap')}-`;
+  const prefix = `${phaseToken('cap')}-`;
   const steps = [];
   let serverMax;
   try {
@@ -390,7 +386,7 @@ export async function capacity({ settings, startServer }) {
   if (b.best) {
     rows.push([
       'subscribers: at that step, e2e p99 / RSS / cgroup memory',
-      `${ms(b.best.e2e_latency_ms.p99)} / ${mib(b.best.rss_kb * 1024)} / ${mib(b.best.cgroup_memory_bytes)}`,
+      `${ms(b.best.e2e_latency_ms.p99)} / ${mib(b.best.rss_kb == null ? null : b.best.rss_kb * 1024)} / ${mib(b.best.cgroup_memory_bytes)}`,
     ]);
   }
   if (b.failed) {

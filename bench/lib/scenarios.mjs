@@ -1,7 +1,6 @@
 // The scenarios. Each takes `{ server: { port, pid }, settings }` and returns `{ result, rows }`: `result` for the
 // JSON file, `rows` ([metric, value]) for the table. `result.metrics` (name -> number or boolean) and
 // `result.main_metrics` (names) feed the summary of several targets or rounds (--compare, --rounds).
-import crypto from 'node:crypto';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import autocannon from 'autocannon';
@@ -9,32 +8,29 @@ import { delivery, drain, register, sendEvents } from './load.mjs';
 import { ReaderPool } from './reader-pool.mjs';
 import { SseReader } from './sse-reader.mjs';
 import {
+  countOf,
   CpuMeter,
-  RssSampler,
+  describeCounts,
   eventFactory,
   heartbeat,
   log,
   median,
   nowMs,
   percentiles,
+  phaseToken,
   postEvent,
   request,
   round,
   rssKb,
+  RssSampler,
   sleep,
 } from './util.mjs';
 
-const phaseToken = (name) => `${name}-${crypto.randomBytes(4).toString('hex')}`;
 const mb = (kb) => (kb == null ? 'n/a' : `${round(kb / 1024, 1)} MB`);
 /** kB as a number of MiB, for the summary (null stays null). */
 const mib = (kb) => (kb == null ? null : round(kb / 1024, 1));
 const ms = (x) => (x == null ? 'n/a' : `${round(x, 2)} ms`);
 const yesNo = (b) => (b ? 'yes' : 'NO');
-const count = (obj) => Object.values(obj ?? {}).reduce((a, b) => a + b, 0);
-const describe = (obj) =>
-  Object.entries(obj ?? {})
-    .map(([k, v]) => `${v}× ${k}`)
-    .join(', ') || '0';
 
 /** POST throughput with autocannon, with no subscriber and with a few (whose delivery is checked). */
 export async function ingest({ server, settings }) {
@@ -384,7 +380,7 @@ export async function paused({ server, settings }) {
       ['POSTs 2xx of requested', `${post.ok} of ${events}${post.stalled ? ' (STALLED: no answer for 5 s)' : ''}`],
       [
         'POST non-2xx / errors',
-        `${post.non2xx} / ${count(post.errors)}${count(post.errors) ? ` (${describe(post.errors)})` : ''}`,
+        `${post.non2xx} / ${countOf(post.errors)}${countOf(post.errors) ? ` (${describeCounts(post.errors)})` : ''}`,
       ],
       ['POSTs/s, POST latency p99', `${Math.round(post.ok_per_s)}/s, ${ms(post.post_latency_ms.p99)}`],
       [
@@ -496,16 +492,16 @@ export async function bomb({ server, settings }) {
     };
     const label = headers['content-encoding'] ?? `plain ${Math.round(body.length / 1024)} KB POSTs`;
     rows.push(
-      [`${label}: answers`, describe(row.answers)],
+      [`${label}: answers`, describeCounts(row.answers)],
       [`${label}: RSS before / peak / 5 s after`, `${mb(rss0)} / ${mb(peak)} / ${mb(row.rss_kb.after_5s)}`],
       [`${label}: RSS growth (peak - before)`, mb(peak != null && rss0 != null ? peak - rss0 : null)],
       [
         `${label}: normal POSTs meanwhile p50 / p99 / max`,
-        `${ms(latency.p50)} / ${ms(latency.p99)} / ${ms(latency.max)} (${latency.n} 204, ${count(failures)} other)`,
+        `${ms(latency.p50)} / ${ms(latency.p99)} / ${ms(latency.max)} (${latency.n} 204, ${countOf(failures)} other)`,
       ],
     );
     log(
-      `  ${describe(row.answers)}; RSS ${mb(rss0)} -> ${mb(peak)} -> ${mb(row.rss_kb.after_5s)}; p99 ${ms(latency.p99)}`,
+      `  ${describeCounts(row.answers)}; RSS ${mb(rss0)} -> ${mb(peak)} -> ${mb(row.rss_kb.after_5s)}; p99 ${ms(latency.p99)}`,
     );
     return row;
   };

@@ -13,6 +13,15 @@ export const round = (x, digits = 2) =>
   typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x;
 
 /** Progress goes to stderr: stdout carries the result table only. */
+/** A name made unique per run, so that a phase's events are told from any other's. */
+export const phaseToken = (name) => `${name}-${crypto.randomBytes(4).toString('hex')}`;
+/** The sum of a `{ key: count }` object, and its description (`3× 503, 1× 429`). */
+export const countOf = (counts) => Object.values(counts ?? {}).reduce((a, b) => a + b, 0);
+export const describeCounts = (counts) =>
+  Object.entries(counts ?? {})
+    .map(([k, v]) => `${v}× ${k}`)
+    .join(', ') || '0';
+
 export function log(...parts) {
   process.stderr.write(`${parts.join(' ')}\n`);
 }
@@ -133,7 +142,6 @@ export function pidAlive(pid) {
   }
 }
 
-/** CPU use of the server and of this benchmark process (all its threads) over a window, in % of one core. */
 /** Timeouts that can all be cancelled at once; none is set once stopped. */
 export class Timers {
   stopped = false;
@@ -155,6 +163,7 @@ export class Timers {
   }
 }
 
+/** CPU use of the server and of this benchmark process (all its threads) over a window, in % of one core. */
 export class CpuMeter {
   constructor(pid) {
     this.pid = pid;
