@@ -6,6 +6,11 @@ import { SseHub } from './events/sse-hub.service.js';
 
 /** How often connections left idle are closed while closing (see closeIdleConnections below). */
 const IDLE_SWEEP_MS = 100;
+/**
+ * How long a connection accepted before the listener closed has to bring its request, once closing: after it, one
+ * that carries none (silent, or a head that does not end) is closed, rather than holding the streams open.
+ */
+const REQUEST_GRACE_MS = 1000;
 
 /**
  * The shutdown on SIGTERM (or SIGINT), handled here rather than by Nest's shutdown hooks: `app.close()` ends the
@@ -15,7 +20,8 @@ const IDLE_SWEEP_MS = 100;
  * 1. drain, SHUTDOWN_DRAIN_MS: readiness answers 503, everything else is still served, every response with
  *    `Connection: close`; load balancers take the instance out meanwhile;
  * 2. close: the listener closes (a proxy's new connections are refused, so it retries them elsewhere), idle
- *    connections close; once every connection other than the streams' has closed (no request can arrive any more), streams end
+ *    connections close, and after REQUEST_GRACE_MS those that carry no request; once every connection other than
+ *    the streams' has closed (no request can arrive any more), streams end
  *    (clients reconnect elsewhere);
  * 3. once every connection is closed, the application closes (event bus, backplane) and the process exits 0;
  *    after SHUTDOWN_TIMEOUT_MS in step 2 or 3, it exits 1.
@@ -48,7 +54,11 @@ export function shutDownOnSignals(app: INestApplication, config: AppConfig): voi
     sweep.unref();
     const hub = app.get(SseHub);
     // Not just the requests in flight: a connection accepted before the listener closed may still bring one.
-    while (!state.onlyStreamsLeft(hub.streamSockets())) await new Promise((resolve) => setTimeout(resolve, 10));
+    const graceEnd = Date.now() + REQUEST_GRACE_MS;
+    for (let streams = hub.streamSockets(); !state.onlyStreamsLeft(streams); streams = hub.streamSockets()) {
+      if (Date.now() >= graceEnd) state.closeRequestless(streams);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     hub.endAll();
     await closed;
     clearInterval(sweep);

@@ -114,6 +114,29 @@ describe('shutdown of the service as a process', () => {
     expect(Date.now() - again).toBeLessThan(3000);
     expect(app.output()).toMatch(/SIGTERM again: skipping the rest of the drain/);
   }, 20_000);
+  it('is not held by connections that carry no request, nor by a stream opened as /EVENTS: streams end, exit 0', async () => {
+    const { app, port, url } = await start({ SHUTDOWN_DRAIN_MS: '0', SHUTDOWN_TIMEOUT_MS: '8000' });
+    const reader = await new SseClient(`${url}/EVENTS`).connect();
+    await reader.waitFor((c) => c.comments > 0, 2000, 'the greeting');
+    const silent = net.connect(port, '127.0.0.1');
+    const partial = net.connect(port, '127.0.0.1');
+    for (const socket of [silent, partial]) {
+      socket.on('error', () => undefined);
+      await new Promise((resolve) => socket.once('connect', resolve));
+    }
+    partial.write('POST /api/events HTTP/1.1\r\nHost: x\r\n');
+    const closed = (socket: net.Socket) => new Promise((resolve) => socket.once('close', resolve));
+    const both = Promise.all([closed(silent), closed(partial)]);
+
+    const signalled = Date.now();
+    app.child.kill('SIGTERM');
+    await both;
+    await reader.waitForEnd(5000);
+    expect(await app.exited).toBe(0);
+    // Well within SHUTDOWN_TIMEOUT_MS, which would end in exit 1.
+    expect(Date.now() - signalled).toBeLessThan(5000);
+  }, 20_000);
+
   it('gives no 204 for an event that reaches no stream, with 20 keep-alive clients posting across the close', async () => {
     const { app, url } = await start({ SHUTDOWN_DRAIN_MS: '500', SHUTDOWN_TIMEOUT_MS: '5000' });
     const reader = await new SseClient(`${url}/events`).connect();

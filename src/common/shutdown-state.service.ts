@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Injectable } from '@nestjs/common';
+import { isStreamRequest } from './stream-request.js';
 
 /**
  * Serving, then (from SIGTERM on) draining: readiness fails while everything else is still served, so that load
@@ -8,14 +9,6 @@ import { Injectable } from '@nestjs/common';
  * the requests in flight are answered.
  */
 export type ShutdownPhase = 'serving' | 'draining' | 'closing';
-
-const STREAM_PATH = '/events';
-
-/** A stream never ends by itself: the requests a shutdown waits for are the others. */
-function isStream(req: IncomingMessage): boolean {
-  const url = req.url ?? '';
-  return req.method === 'GET' && (url === STREAM_PATH || url.startsWith(`${STREAM_PATH}?`));
-}
 
 /**
  * Where the instance is in its shutdown (see ShutdownPhase), and the HTTP requests that it waits for. From the
@@ -65,7 +58,8 @@ export class ShutdownState {
     });
     server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
       if (this.isShuttingDown) res.setHeader('Connection', 'close');
-      if (isStream(req)) return;
+      // A stream never ends by itself: the requests a shutdown waits for are the others.
+      if (isStreamRequest(req)) return;
       const slot = this.freeSlots.pop() ?? this.inFlight.length;
       this.inFlight[slot] = res;
       res.once('close', () => {
@@ -95,5 +89,15 @@ export class ShutdownState {
   onlyStreamsLeft(streams: ReadonlySet<unknown>): boolean {
     for (const socket of this.connections) if (!streams.has(socket)) return false;
     return true;
+  }
+
+  /**
+   * Closes the connections that are neither a stream's (`streams`) nor carrying a request whose response is
+   * unfinished: opened and silent, or part of a request head. Node's closeIdleConnections() leaves those open.
+   */
+  closeRequestless(streams: ReadonlySet<unknown>): void {
+    const busy = new Set<Socket | null>();
+    for (const res of this.inFlight) if (res) busy.add(res.socket);
+    for (const socket of this.connections) if (!streams.has(socket) && !busy.has(socket)) socket.destroy();
   }
 }

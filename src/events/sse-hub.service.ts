@@ -14,6 +14,7 @@ import type { Subscription } from 'rxjs';
 import type { BroadcastEvent } from '../common/broadcast-event.js';
 import { addressKey, clientAddressResolver, shownAddress } from '../common/client-address.js';
 import { CORS_HEADERS } from '../common/cors.js';
+import { isStreamRequest } from '../common/stream-request.js';
 import type { StreamEndReason } from '../common/reasons.js';
 import { AppConfig } from '../config/app-config.js';
 import { Timings } from '../config/timings.js';
@@ -39,14 +40,6 @@ const STREAM_HEADERS = {
 const GREETING = Buffer.from(': connected\n\n');
 const KEEP_ALIVE = [Buffer.from(': keep-alive\n\n')];
 const EXPIRED = Buffer.from(': the token expired: reconnect with a fresh one\n\n');
-
-/** GET /events as Express routes it: the path in any case, with or without a trailing slash, any query. */
-function isStreamRequest(req: IncomingMessage): boolean {
-  if (req.method !== 'GET' || !req.url) return false;
-  const end = req.url.indexOf('?');
-  const path = (end < 0 ? req.url : req.url.slice(0, end)).toLowerCase();
-  return path === '/events' || path === '/events/';
-}
 
 /** Unsent bytes, in events of MAX_EVENT_BYTES, past which a subscriber is cut off at once: the memory bound. */
 export const MAX_BACKLOG_EVENTS = 32;
