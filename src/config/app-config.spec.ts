@@ -102,7 +102,19 @@ describe('loadConfig', () => {
     },
   );
 
-  it.each(Object.keys(ENV_VARIABLES).filter((name) => name !== 'SUBSCRIBER_TOKENS'))(
+  // The same for the JWT variables: empty, they would leave the stream open where a closed one was meant.
+  it.each([
+    ['JWT_SECRET', '', '<redacted>'],
+    ['JWT_SECRET', '   ', '<redacted>'],
+    ['JWT_JWKS_URL', '', '""'],
+  ])('refuses %s=%j, set but empty, showing %s', (name, raw, shown) => {
+    expect(() => loadConfig({ [name]: raw })).toThrow(
+      `Invalid configuration: ${name}=${shown}: ${name} is set but empty (unset it for none at all)`,
+    );
+  });
+
+  const closing = ['SUBSCRIBER_TOKENS', 'JWT_SECRET', 'JWT_JWKS_URL'];
+  it.each(Object.keys(ENV_VARIABLES).filter((name) => !closing.includes(name)))(
     'takes %s set but empty as unset: its default',
     (name) => {
       expect(loadConfig({ [name]: '' })).toEqual(loadConfig({}));

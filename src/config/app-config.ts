@@ -347,6 +347,8 @@ export const ENV_VARIABLES: Record<string, { key: keyof AppConfig; kind: Kind }>
 
 /** Variables whose value is never printed, not even in a configuration error. */
 const SECRET_VARIABLES = new Set(['SUBSCRIBER_TOKENS', 'JWT_SECRET']);
+/** Variables that close GET /events and /metrics: set but empty, they are an error, not an open stream. */
+const CLOSING_VARIABLES = new Set(['SUBSCRIBER_TOKENS', 'JWT_SECRET', 'JWT_JWKS_URL']);
 
 export class ConfigError extends Error {}
 
@@ -392,9 +394,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, context: Config
   for (const [name, { key, kind }] of Object.entries(ENV_VARIABLES)) {
     const raw = env[name];
     if (raw === undefined) continue;
-    // Empty is unset, except for the tokens: `SUBSCRIBER_TOKENS="$(cat secret)"` with an empty secret would
-    // otherwise open the stream to anyone.
-    if (raw.trim() === '' && kind !== 'list') continue;
+    // Empty is unset, except for what closes the stream: `JWT_SECRET="$(cat secret)"` with an empty secret would
+    // otherwise open it to anyone.
+    if (raw.trim() === '' && kind !== 'list') {
+      if (CLOSING_VARIABLES.has(name)) {
+        const shown = SECRET_VARIABLES.has(name) ? '<redacted>' : JSON.stringify(raw);
+        lines.push(`${name}=${shown}: ${name} is set but empty (unset it for none at all)`);
+      }
+      continue;
+    }
     const value = parse(kind, raw);
     // Neither is `,` a list of tokens: taken as none, it would leave the stream open to anyone.
     if (kind === 'list' && (value as string[]).length === 0) {
